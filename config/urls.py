@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from config.health import healthz
+
+admin.site.site_header = "Tandem"
+admin.site.site_title = "Tandem"
+admin.site.index_title = "Marketing operations"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("profiles.api_urls")),
+    path("healthz", healthz, name="healthz"),
+]

@@ -1,0 +1,128 @@
+from django.contrib import admin, messages
+from django.utils import timezone
+from django.utils.html import format_html
+
+from profiles import hooks
+from profiles.models import ApiToken, Event, Profile, ProfileMerge
+
+
+class HasValueFilter(admin.SimpleListFilter):
+    field_name = ""
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(**{f"{self.field_name}__isnull": False})
+        if self.value() == "no":
+            return queryset.filter(**{f"{self.field_name}__isnull": True})
+        return queryset
+
+
+class HasEmailFilter(HasValueFilter):
+    title = "has email"
+    parameter_name = "has_email"
+    field_name = "email"
+
+
+class HasPhoneFilter(HasValueFilter):
+    title = "has phone"
+    parameter_name = "has_phone"
+    field_name = "phone"
+
+
+@admin.register(Profile)
+class ProfileAdmin(admin.ModelAdmin):
+    list_display = ["display_name", "email", "phone", "external_id", "time_zone", "created_at"]
+    list_display_links = ["display_name"]
+    search_fields = ["email", "phone", "first_name", "last_name", "external_id"]
+    list_filter = [HasEmailFilter, HasPhoneFilter, "country", "time_zone", "created_at"]
+    date_hierarchy = "created_at"
+    readonly_fields = ["created_at", "updated_at"]
+    show_full_result_count = False
+    list_per_page = 50
+    fieldsets = [
+        (None, {"fields": ["external_id", "email", "phone"]}),
+        ("Person", {"fields": ["first_name", "last_name", "time_zone", "locale", "country"]}),
+        ("Traits", {"fields": ["traits"]}),
+        ("Record", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
+    ]
+
+    @admin.display(description="Name", ordering="last_name")
+    def display_name(self, obj: Profile) -> str:
+        return obj.full_name or "—"
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        profile = self.get_object(request, object_id)
+        if profile is not None:
+            extra_context["timeline"] = hooks.timeline_for(profile, limit=200)
+            extra_context["merges"] = profile.merges.all()[:20]
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """History is written by services only: the admin reads it."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyAdmin):
+    list_display = ["name", "profile_link", "channel", "source", "value", "occurred_at"]
+    list_filter = ["source", "channel", "occurred_at"]
+    search_fields = ["name", "profile__email", "profile__external_id", "idempotency_key"]
+    date_hierarchy = "occurred_at"
+    list_select_related = ["profile"]
+    show_full_result_count = False
+
+    @admin.display(description="Profile", ordering="profile")
+    def profile_link(self, obj: Event):
+        return format_html('<a href="{}">{}</a>', obj.profile.get_absolute_url(), obj.profile)
+
+
+@admin.register(ProfileMerge)
+class ProfileMergeAdmin(ReadOnlyAdmin):
+    list_display = ["survivor", "merged_profile_id", "reason", "created_at"]
+    search_fields = ["survivor__email", "reason"]
+    list_select_related = ["survivor"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ["name", "token_prefix", "created_by", "created_at", "last_used_at", "status"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "token_prefix"]
+    fields = ["name", "token_prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["token_prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke"]
+
+    @admin.display(description="Status")
+    def status(self, obj: ApiToken) -> str:
+        return "active" if obj.is_active else "revoked"
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoke instead, so the audit trail stays
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        token, raw = ApiToken.generate(name=obj.name, created_by=request.user)
+        obj.pk, obj.token_prefix = token.pk, token.token_prefix
+        messages.warning(
+            request, f"API token for “{token.name}”: {raw} — copy it now, it is not shown again."
+        )
+
+    @admin.action(description="Revoke selected tokens", permissions=["change"])
+    def revoke(self, request, queryset):
+        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"Revoked {count} token(s).")

@@ -1,0 +1,266 @@
+"""The shop backend's API: Segment-spec `identify`, `track` and `batch` with Bearer tokens.
+
+Every call is validated whole before anything is written, so a rejected call creates
+nothing. A batch is one transaction with a savepoint per item: each item lands or is
+rejected on its own, and the batch costs one commit.
+"""
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.db import transaction
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from profiles import services
+from profiles.identity import IdentityError, normalise_email, normalise_phone
+from profiles.models import ApiToken, EventSource
+
+# Segment's reserved identify traits, mapped onto Profile fields.
+TRAIT_FIELDS = {
+    "firstName": "first_name",
+    "first_name": "first_name",
+    "lastName": "last_name",
+    "last_name": "last_name",
+    "timezone": "time_zone",
+    "locale": "locale",
+    "country": "country",
+}
+IDENTITY_TRAITS = {"email", "phone"}
+
+
+class ApiError(Exception):
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def _error(message: str, status: int = 400) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+def api_view(view):
+    """Token check, size limit and JSON parsing shared by the three endpoints.
+
+    CSRF does not apply: the API authenticates with a Bearer token, never a cookie.
+    """
+
+    @csrf_exempt
+    @require_POST
+    @wraps(view)
+    def wrapper(request: HttpRequest) -> JsonResponse:
+        if _authenticate(request) is None:
+            response = _error("missing or invalid API token", 401)
+            response["WWW-Authenticate"] = 'Bearer realm="tandem"'
+            return response
+        if int(request.META.get("CONTENT_LENGTH") or 0) > settings.API_MAX_BODY_BYTES:
+            return _error(f"request body over {settings.API_MAX_BODY_BYTES} bytes", 413)
+        try:
+            payload = json.loads(request.body or b"")
+        except RequestDataTooBig:
+            return _error(f"request body over {settings.API_MAX_BODY_BYTES} bytes", 413)
+        except (ValueError, UnicodeDecodeError):
+            return _error("malformed JSON body")
+        if not isinstance(payload, dict):
+            return _error("the body must be a JSON object")
+        try:
+            return view(request, payload)
+        except ApiError as exc:
+            return _error(exc.message, exc.status)
+
+    return wrapper
+
+
+def _authenticate(request: HttpRequest) -> ApiToken | None:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, raw = header.partition(" ")
+    if scheme.lower() != "bearer" or not raw.strip():
+        return None
+    token = ApiToken.objects.authenticate(raw.strip())
+    if token is not None and (
+        token.last_used_at is None or timezone.now() - token.last_used_at > _USAGE_RESOLUTION
+    ):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    return token
+
+
+_USAGE_RESOLUTION = timezone.timedelta(minutes=1)
+
+
+@dataclass
+class Call:
+    """One validated identify or track call, ready to apply."""
+
+    kind: str
+    identity: dict[str, str | None]
+    fields: dict[str, Any]
+    event: str | None = None
+    properties: dict[str, Any] | None = None
+    message_id: str | None = None
+    timestamp: datetime | None = None
+    warnings: list[str] | None = None
+
+
+def parse_call(payload: dict[str, Any], kind: str) -> Call:
+    """Validate a Segment-shaped call; raises ApiError with the reason."""
+    if not isinstance(payload, dict):
+        raise ApiError("each call must be a JSON object")
+    traits = _object(payload, "traits")
+    context_traits = _object(_object(payload, "context"), "traits")
+    all_traits = {**context_traits, **traits}
+    warnings: list[str] = []
+    identity = _identity(payload, all_traits, warnings)
+    call = Call(kind=kind, identity=identity, fields={}, warnings=warnings)
+    call.message_id = _string(payload, "messageId")
+    call.timestamp = _timestamp(payload)
+    if kind == "identify":
+        call.fields = _profile_fields(traits)
+    else:
+        event = payload.get("event")
+        if not isinstance(event, str) or not event.strip():
+            raise ApiError("a track call needs an `event` name")
+        call.event = event.strip()
+        call.properties = _object(payload, "properties")
+    return call
+
+
+def _identity(payload, traits, warnings) -> dict[str, str | None]:
+    user_id = payload.get("userId")
+    external_id = str(user_id).strip() if user_id not in (None, "") else None
+    identity: dict[str, str | None] = {"external_id": external_id, "email": None, "phone": None}
+    for key, normalise in (("email", normalise_email), ("phone", normalise_phone)):
+        try:
+            identity[key] = normalise(traits.get(key))
+        except IdentityError as exc:
+            warnings.append(f"{exc}; ignored")
+    if not any(identity.values()):
+        bad = "; ".join(warnings)
+        raise ApiError(bad or "no usable identifier: send userId or traits.email / traits.phone")
+    return identity
+
+
+def _profile_fields(traits: dict[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for key, value in traits.items():
+        if key in TRAIT_FIELDS:
+            fields[TRAIT_FIELDS[key]] = "" if value is None else str(value)
+        elif key not in IDENTITY_TRAITS:
+            extra[key] = value
+    if extra:
+        fields["traits"] = extra
+    if "country" in fields:
+        fields["country"] = fields["country"].upper()[:2]
+    return fields
+
+
+def _object(payload: dict[str, Any], key: str) -> dict[str, Any]:
+    value = payload.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ApiError(f"`{key}` must be an object")
+    return value
+
+
+def _string(payload: dict[str, Any], key: str) -> str | None:
+    value = payload.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, (str, int)):
+        raise ApiError(f"`{key}` must be a string")
+    return str(value)[:255]
+
+
+def _timestamp(payload: dict[str, Any]) -> datetime | None:
+    raw = payload.get("timestamp")
+    if raw in (None, ""):
+        return None
+    parsed = parse_datetime(raw) if isinstance(raw, str) else None
+    if parsed is None:
+        raise ApiError("`timestamp` must be an ISO 8601 date-time")
+    if timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed, timezone.UTC)
+    return parsed
+
+
+def apply_call(call: Call) -> dict[str, Any]:
+    try:
+        profile = services.profile_upsert(**call.identity, **call.fields)
+    except IdentityError as exc:
+        raise ApiError(str(exc), 409 if "refusing" in str(exc) else 400) from exc
+    except ValueError as exc:
+        raise ApiError(str(exc)) from exc
+    result: dict[str, Any] = {"ok": True, "profileId": profile.pk}
+    if call.kind == "track":
+        event = services.event_track(
+            profile=profile,
+            name=call.event or "",
+            properties=call.properties,
+            occurred_at=call.timestamp,
+            idempotency_key=call.message_id,
+            source=EventSource.API,
+        )
+        result["eventId"] = event.pk
+    if call.warnings:
+        result["warnings"] = call.warnings
+    return result
+
+
+def _single(kind: str):
+    @api_view
+    def view(request: HttpRequest, payload: dict[str, Any]) -> JsonResponse:
+        call = parse_call(payload, kind)
+        with transaction.atomic():
+            result = apply_call(call)
+        return JsonResponse(result)
+
+    view.__name__ = kind
+    return view
+
+
+identify = _single("identify")
+track = _single("track")
+
+
+@api_view
+def batch(request: HttpRequest, payload: dict[str, Any]) -> JsonResponse:
+    items = payload.get("batch")
+    if not isinstance(items, list) or not items:
+        raise ApiError("`batch` must be a non-empty list of identify or track calls")
+    if len(items) > settings.API_MAX_BATCH_ITEMS:
+        raise ApiError(f"a batch holds at most {settings.API_MAX_BATCH_ITEMS} calls")
+    results = []
+    with transaction.atomic():
+        for index, item in enumerate(items):
+            results.append({"index": index, **_batch_item(item)})
+    failed = sum(1 for result in results if not result["ok"])
+    return JsonResponse(
+        {
+            "ok": failed == 0,
+            "succeeded": len(results) - failed,
+            "failed": failed,
+            "results": results,
+        }
+    )
+
+
+def _batch_item(item: Any) -> dict[str, Any]:
+    try:
+        kind = item.get("type") if isinstance(item, dict) else None
+        if kind not in ("identify", "track"):
+            raise ApiError("`type` must be identify or track")
+        call = parse_call(item, kind)
+        with transaction.atomic():
+            return apply_call(call)
+    except ApiError as exc:
+        return {"ok": False, "error": exc.message}

@@ -1,0 +1,70 @@
+"""Hooks through which higher apps (compliance, channels, journeys) plug into profiles.
+
+A plain registry of callables, used everywhere instead of Django signals: each higher app
+registers from its `AppConfig.ready()`, so no import ever runs up the layering.
+
+- `event_listeners`: called with each newly stored Event, after its transaction commits
+  (journeys: triggers, goals and wake-ups).
+- `timeline_sources`: called with (profile, limit) and return TimelineEntry rows for the
+  admin timeline (events, consent changes, messages, journey steps).
+- `merge_handlers`: called with (survivor, absorbed) inside the merge transaction, before
+  the generic move of related rows, for models whose unique constraints need care.
+"""
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from profiles.models import Event, Profile
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    kind: str  # "event", "consent", "message", "journey" ...
+    title: str
+    detail: str = ""
+    channel: str = ""
+    url: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+EventListener = Callable[["Event"], None]
+TimelineSource = Callable[["Profile", int], Iterable[TimelineEntry]]
+MergeHandler = Callable[["Profile", "Profile"], None]
+
+event_listeners: list[EventListener] = []
+timeline_sources: dict[str, TimelineSource] = {}
+merge_handlers: list[MergeHandler] = []
+
+
+def register_event_listener(listener: EventListener) -> EventListener:
+    if listener not in event_listeners:
+        event_listeners.append(listener)
+    return listener
+
+
+def register_timeline_source(name: str, source: TimelineSource) -> None:
+    timeline_sources[name] = source
+
+
+def register_merge_handler(handler: MergeHandler) -> MergeHandler:
+    if handler not in merge_handlers:
+        merge_handlers.append(handler)
+    return handler
+
+
+def announce_event(event: "Event") -> None:
+    for listener in list(event_listeners):
+        listener(event)
+
+
+def timeline_for(profile: "Profile", *, limit: int = 100) -> list[TimelineEntry]:
+    """Every registered source's rows for a profile, newest first, at most `limit`."""
+    entries: list[TimelineEntry] = []
+    for source in timeline_sources.values():
+        entries.extend(source(profile, limit))
+    entries.sort(key=lambda entry: entry.at, reverse=True)
+    return entries[:limit]

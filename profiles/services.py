@@ -1,0 +1,240 @@
+"""Operations on profiles and events that every other app, view, task and import calls."""
+
+import logging
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from profiles import hooks
+from profiles.identity import Identity, IdentityConflict, IdentityError, build_identity
+from profiles.models import Event, Profile, ProfileMerge, validate_time_zone
+
+logger = logging.getLogger(__name__)
+
+PROFILE_FIELDS = ("first_name", "last_name", "time_zone", "locale", "country", "traits")
+IDENTIFIERS = ("external_id", "email", "phone")
+
+
+def profile_upsert(
+    *, external_id: str | None = None, email: str | None = None, phone: str | None = None, **fields
+) -> Profile:
+    """Find the person by external id, then email, then phone; create or update them.
+
+    When the identifiers given point at two or more profiles, the call proves they are
+    one person: the others are merged into the first found (external id > email > phone).
+    Raises IdentityError for no usable identifier or a malformed one, IdentityConflict
+    when the profiles carry different external ids (two people), ValueError for bad fields.
+    """
+    identity = build_identity(external_id=external_id, email=email, phone=phone)
+    if not identity:
+        raise IdentityError("no usable identifier: give an external id, email or phone")
+    _check_fields(fields)
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                return _upsert(identity, fields)
+        except IntegrityError:
+            # Another request created the same person between our read and write.
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _check_fields(fields: dict[str, Any]) -> None:
+    unknown = set(fields) - set(PROFILE_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown profile fields: {', '.join(sorted(unknown))}")
+    if fields.get("time_zone"):
+        try:
+            validate_time_zone(fields["time_zone"])
+        except ValidationError as exc:
+            raise ValueError(exc.messages[0]) from exc
+    if "traits" in fields and not isinstance(fields["traits"], dict):
+        raise ValueError("traits must be an object")
+
+
+def _upsert(identity: Identity, fields: dict[str, Any]) -> Profile:
+    candidates = _find_candidates(identity)
+    if not candidates:
+        profile = Profile()
+    else:
+        profile = candidates[0]
+        for other in candidates[1:]:
+            profile_merge(survivor=profile, absorbed=other, reason=_merge_reason(identity))
+    changed = _apply(profile, identity, fields)
+    if changed or profile.pk is None:
+        profile.save()
+    return profile
+
+
+def _find_candidates(identity: Identity) -> list[Profile]:
+    """Distinct profiles matching the identity, in priority order, locked for update."""
+    query = Q()
+    for name in IDENTIFIERS:
+        value = getattr(identity, name)
+        if value:
+            query |= Q(**{name: value})
+    found = list(Profile.objects.select_for_update().filter(query))
+    ordered: list[Profile] = []
+    for name in IDENTIFIERS:
+        value = getattr(identity, name)
+        for profile in found:
+            if value and str(getattr(profile, name) or "") == value and profile not in ordered:
+                ordered.append(profile)
+    _refuse_conflicts(ordered, identity)
+    return ordered
+
+
+def _refuse_conflicts(candidates: list[Profile], identity: Identity) -> None:
+    external_ids = {p.external_id for p in candidates if p.external_id}
+    if identity.external_id:
+        external_ids.add(identity.external_id)
+    if len(external_ids) > 1:
+        raise IdentityConflict(
+            "these identifiers belong to profiles with different external ids "
+            f"({', '.join(sorted(external_ids))}); refusing to merge two people"
+        )
+
+
+def _merge_reason(identity: Identity) -> str:
+    given = ", ".join(f"{n}={getattr(identity, n)}" for n in IDENTIFIERS if getattr(identity, n))
+    return f"one call named both: {given}"
+
+
+def _apply(profile: Profile, identity: Identity, fields: dict[str, Any]) -> bool:
+    changed = False
+    for name in IDENTIFIERS:
+        value = getattr(identity, name)
+        if value and str(getattr(profile, name) or "") != value:
+            setattr(profile, name, value)
+            changed = True
+    for name, value in fields.items():
+        if name == "traits":
+            merged = {**(profile.traits or {}), **value}
+            if merged != profile.traits:
+                profile.traits = merged
+                changed = True
+        elif value is not None and getattr(profile, name) != value:
+            setattr(profile, name, value)
+            changed = True
+    return changed
+
+
+def profile_merge(*, survivor: Profile, absorbed: Profile, reason: str) -> ProfileMerge:
+    """Move everything attached to `absorbed` onto `survivor`, record it, delete `absorbed`.
+
+    The survivor keeps its own values; empty ones are filled from the absorbed profile,
+    traits are combined (survivor wins), and the absorbed profile's full snapshot is kept.
+    """
+    if survivor.pk == absorbed.pk:
+        raise ValueError("cannot merge a profile into itself")
+    with transaction.atomic():
+        for handler in list(hooks.merge_handlers):
+            handler(survivor, absorbed)
+        moved = _move_related_rows(survivor, absorbed)
+        snapshot = _snapshot(absorbed)
+        _fill_empty_fields(survivor, absorbed)
+        absorbed_id = absorbed.pk
+        absorbed.delete()  # first: frees its unique email/phone for the survivor
+        survivor.save()
+        merge = ProfileMerge.objects.create(
+            survivor=survivor,
+            merged_profile_id=absorbed_id,
+            merged_snapshot=snapshot,
+            moved=moved,
+            reason=reason[:255],
+        )
+    logger.info("merged profile %s into %s (%s)", absorbed_id, survivor.pk, reason)
+    return merge
+
+
+def _move_related_rows(survivor: Profile, absorbed: Profile) -> dict[str, int]:
+    moved: dict[str, int] = {}
+    for relation in Profile._meta.related_objects:
+        if not (relation.one_to_many or relation.one_to_one):
+            continue
+        model = relation.related_model
+        field_name = relation.field.name
+        count = model._base_manager.filter(**{field_name: absorbed}).update(
+            **{field_name: survivor}
+        )
+        if count:
+            moved[model._meta.label] = count
+    return moved
+
+
+def _snapshot(profile: Profile) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for field in Profile._meta.concrete_fields:
+        value = getattr(profile, field.attname)
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        elif value is not None and not isinstance(value, (str, int, float, bool, dict, list)):
+            value = str(value)
+        data[field.attname] = value
+    return data
+
+
+def _fill_empty_fields(survivor: Profile, absorbed: Profile) -> None:
+    for name in (*IDENTIFIERS, "first_name", "last_name", "time_zone", "locale", "country"):
+        if not getattr(survivor, name) and getattr(absorbed, name):
+            setattr(survivor, name, getattr(absorbed, name))
+    survivor.traits = {**(absorbed.traits or {}), **(survivor.traits or {})}
+
+
+def event_track(
+    *,
+    profile: Profile,
+    name: str,
+    properties: dict[str, Any] | None = None,
+    occurred_at: datetime | None = None,
+    idempotency_key: str | None = None,
+    source: str,
+    channel: str = "",
+    value: Decimal | None = None,
+) -> Event:
+    """Store one event on the profile's timeline; a repeated idempotency key stores nothing.
+
+    Listeners (journey triggers, goals, wake-ups) hear about a new event once it commits.
+    """
+    name = (name or "").strip()
+    if not name:
+        raise ValueError("an event needs a name")
+    properties = properties or {}
+    event = Event(
+        profile=profile,
+        name=name[:200],
+        properties=properties,
+        occurred_at=occurred_at or timezone.now(),
+        source=source,
+        channel=channel,
+        value=value if value is not None else _value_from(properties),
+        idempotency_key=idempotency_key or None,
+    )
+    try:
+        with transaction.atomic():
+            event.save()
+    except IntegrityError:
+        if not idempotency_key:
+            raise
+        return Event.objects.get(idempotency_key=idempotency_key)
+    transaction.on_commit(lambda: hooks.announce_event(event))
+    return event
+
+
+def _value_from(properties: dict[str, Any]) -> Decimal | None:
+    """Segment's e-commerce spec puts money in `revenue`, `value` or `total`."""
+    for key in ("revenue", "value", "total"):
+        raw = properties.get(key)
+        if raw is None or isinstance(raw, bool):
+            continue
+        try:
+            return Decimal(str(raw)).quantize(Decimal("0.01"))
+        except (InvalidOperation, ValueError):
+            continue
+    return None
