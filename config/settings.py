@@ -165,7 +165,7 @@ X_FRAME_OPTIONS = "DENY"
 # --- Email (anymail: any ESP by configuration) --------------------------------------------------
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Tandem <hello@example.com>")
-ANYMAIL = {key: value for key, value in env.dict("ANYMAIL", default={}).items()}
+ANYMAIL = env.dict("ANYMAIL", default={})
 ANYMAIL_WEBHOOK_SECRET = env("ANYMAIL_WEBHOOK_SECRET", default="")
 if ANYMAIL_WEBHOOK_SECRET:
     ANYMAIL["WEBHOOK_SECRET"] = ANYMAIL_WEBHOOK_SECRET
@@ -188,8 +188,6 @@ PHONENUMBER_DEFAULT_REGION = PHONE_DEFAULT_REGION
 PHONENUMBER_DB_FORMAT = "E164"
 PHONENUMBER_DEFAULT_FORMAT = "E164"
 QUIET_HOURS_DEFAULT_TIME_ZONE = env("QUIET_HOURS_DEFAULT_TIME_ZONE", default="America/New_York")
-QUIET_HOURS_START = env("QUIET_HOURS_START", default="21:00")
-QUIET_HOURS_END = env("QUIET_HOURS_END", default="08:00")
 FREQUENCY_CAP_PER_DAY = env.int("FREQUENCY_CAP_PER_DAY", default=3)
 FREQUENCY_MIN_GAP_MINUTES = env.int("FREQUENCY_MIN_GAP_MINUTES", default=60)
 

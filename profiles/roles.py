@@ -14,6 +14,13 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
             "event": ("view",),
             "profilemerge": ("view",),
         },
+        "compliance": {
+            "topic": ("view", "add", "change"),
+            "subscription": ("view",),
+            "consentevent": ("view",),
+            "suppression": ("view",),
+            "disclosuretext": ("view",),
+        },
     },
     "Compliance": {
         "profiles": {
@@ -22,9 +29,23 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
             "profilemerge": ("view",),
             "apitoken": ("view", "change"),
         },
+        "compliance": {
+            "topic": ("view", "change"),
+            "subscription": ("view",),
+            "consentevent": ("view", "add"),
+            "suppression": ("view",),
+            "disclosuretext": ("view", "add"),
+        },
     },
     "Viewer": {
         "profiles": {"profile": ("view",), "event": ("view",), "profilemerge": ("view",)},
+        "compliance": {
+            "topic": ("view",),
+            "subscription": ("view",),
+            "consentevent": ("view",),
+            "suppression": ("view",),
+            "disclosuretext": ("view",),
+        },
     },
 }
 

@@ -1,0 +1,145 @@
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.http import HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+
+from compliance import services
+from compliance.evidence import evidence_pack
+from compliance.models import (
+    ConsentAction,
+    ConsentEvent,
+    ConsentSource,
+    DisclosureText,
+    Subscription,
+    Suppression,
+    Topic,
+)
+from profiles.models import Channel, Profile
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Topic)
+class TopicAdmin(admin.ModelAdmin):
+    list_display = ["name", "key", "category", "is_default", "is_active", "sort_order"]
+    list_editable = ["sort_order"]
+    list_filter = ["category", "is_active"]
+    prepopulated_fields = {"key": ["name"]}
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the ledger points at topics; deactivate instead
+
+
+@admin.register(DisclosureText)
+class DisclosureTextAdmin(admin.ModelAdmin):
+    """Versions are added, never edited: the ledger quotes them."""
+
+    list_display = ["key", "version", "channel", "created_at"]
+    list_filter = ["key", "channel"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.action(description="Export evidence pack (JSON) for these addresses")
+def export_evidence(modeladmin, request, queryset):
+    addresses = sorted(set(queryset.values_list("channel", "address")))
+    packs = [evidence_pack(address=address, channel=channel) for channel, address in addresses]
+    response = HttpResponse(
+        json.dumps(packs, indent=2, default=str), content_type="application/json"
+    )
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    response["Content-Disposition"] = f'attachment; filename="evidence-{stamp}.json"'
+    return response
+
+
+@admin.register(ConsentEvent)
+class ConsentEventAdmin(ReadOnlyAdmin):
+    """The ledger: read, filter and export; never edited or deleted."""
+
+    list_display = ["occurred_at", "address", "channel", "topic", "action", "source", "applied"]
+    list_filter = ["channel", "action", "source", "applied", "occurred_at"]
+    search_fields = ["address", "profile__email", "profile__external_id"]
+    date_hierarchy = "occurred_at"
+    list_select_related = ["topic"]
+    actions = [export_evidence]
+    show_full_result_count = False
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(ReadOnlyAdmin):
+    list_display = ["address", "channel", "reason", "source", "created_at", "lifted_at"]
+    list_filter = ["channel", "reason", ("lifted_at", admin.EmptyFieldListFilter)]
+    search_fields = ["address"]
+    actions = [export_evidence]
+
+
+class ConsentChangeForm(forms.Form):
+    profile = forms.ModelChoiceField(queryset=Profile.objects.all(), widget=forms.NumberInput,
+                                     help_text="Profile id")  # fmt: skip
+    channel = forms.ChoiceField(choices=Channel.choices)
+    topic = forms.ModelChoiceField(queryset=Topic.objects.all(), required=False,
+                                   help_text="Empty: the whole channel")  # fmt: skip
+    action = forms.ChoiceField(choices=[(ConsentAction.OPT_IN, "Opt in"),
+                                        (ConsentAction.OPT_OUT, "Opt out")])  # fmt: skip
+    reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3}),
+                             help_text="Required: why, and on whose request")  # fmt: skip
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(ReadOnlyAdmin):
+    list_display = ["profile", "channel", "topic", "status", "source", "updated_at"]
+    list_filter = ["channel", "status", "source", "topic"]
+    search_fields = ["profile__email", "profile__phone", "profile__external_id"]
+    list_select_related = ["profile", "topic"]
+    change_list_template = "admin/compliance/subscription/change_list.html"
+
+    def get_urls(self):
+        record = self.admin_site.admin_view(self.record_change_view)
+        return [path("record/", record, name="compliance_subscription_record"), *super().get_urls()]
+
+    def record_change_view(self, request):
+        if not request.user.has_perm("compliance.add_consentevent"):
+            messages.error(request, "You may not record consent changes.")
+            return redirect(reverse("admin:compliance_subscription_changelist"))
+        form = ConsentChangeForm(request.POST or None, initial=request.GET.dict())
+        if request.method == "POST" and form.is_valid():
+            try:
+                event = self._record(request, form.cleaned_data)
+            except ValueError as exc:
+                form.add_error(None, str(exc))
+            else:
+                level = messages.SUCCESS if event.applied else messages.WARNING
+                messages.add_message(request, level, f"Recorded on the ledger: {event.outcome}.")
+                return redirect(reverse("admin:compliance_subscription_changelist"))
+        context = {**self.admin_site.each_context(request), "form": form,
+                   "title": "Record a consent change", "opts": self.model._meta}  # fmt: skip
+        return TemplateResponse(request, "admin/compliance/record_change.html", context)
+
+    def _record(self, request, data) -> ConsentEvent:
+        return services.consent_record(
+            profile=data["profile"],
+            channel=data["channel"],
+            action=data["action"],
+            topic=data["topic"],
+            source=ConsentSource.ADMIN,
+            actor=request.user,
+            evidence={"reason": data["reason"], "admin_user": request.user.get_username()},
+        )

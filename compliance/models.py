@@ -1,0 +1,221 @@
+"""May we: topics, current consent, the append-only consent ledger, suppressions."""
+
+import hashlib
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from profiles.models import Channel, Profile
+
+
+class Category(models.TextChoices):
+    MARKETING = "marketing", "Marketing"
+    TRANSACTIONAL = "transactional", "Transactional"
+
+
+class ConsentStatus(models.TextChoices):
+    SUBSCRIBED = "subscribed", "Subscribed"
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+    PENDING = "pending", "Pending confirmation"
+    NEVER = "never", "Never subscribed"
+
+
+class ConsentAction(models.TextChoices):
+    OPT_IN = "opt_in", "Opt in"
+    OPT_OUT = "opt_out", "Opt out"
+    PENDING = "pending", "Double opt-in requested"
+
+
+class ConsentSource(models.TextChoices):
+    SIGNUP_FORM = "signup_form", "Sign-up form"
+    DOUBLE_OPT_IN = "double_opt_in", "Double opt-in confirmed"
+    PREFERENCE_CENTRE = "preference_centre", "Preference centre"
+    ONE_CLICK = "one_click", "One-click unsubscribe"
+    SMS_KEYWORD = "sms_keyword", "SMS keyword"
+    IMPORT = "import", "Import"
+    API = "api", "API"
+    ADMIN = "admin", "Admin"
+    ESP_UNSUBSCRIBE = "esp_unsubscribe", "ESP unsubscribe"
+    COMPLAINT = "complaint", "Spam complaint"
+    BOUNCE = "bounce", "Bounce"
+    CARRIER = "carrier", "Carrier opt-out"
+
+
+# What the person did themselves: only these may lift an opt-out or a suppression.
+PERSON_SOURCES = frozenset(
+    {
+        ConsentSource.DOUBLE_OPT_IN,
+        ConsentSource.PREFERENCE_CENTRE,
+        ConsentSource.SMS_KEYWORD,
+    }
+)
+
+
+class Topic(models.Model):
+    key = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    category = models.CharField(max_length=20, choices=Category.choices, default=Category.MARKETING)
+    is_default = models.BooleanField(
+        default=True, help_text="Subscribers to the channel receive this topic unless they opt out."
+    )
+    is_active = models.BooleanField(default=True)
+    sort_order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["sort_order", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DisclosureText(models.Model):
+    """The exact consent wording shown to a person, stored whole, one row per version."""
+
+    key = models.SlugField(max_length=50, help_text="e.g. signup-sms")
+    version = models.PositiveIntegerField()
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["key", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["key", "version"], name="disclosure_key_version")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} v{self.version}"
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+
+class ConsentEvent(models.Model):
+    """The ledger: every consent change ever asked for, applied or not. Never edited."""
+
+    profile = models.ForeignKey(
+        Profile, null=True, blank=True, on_delete=models.SET_NULL, related_name="consent_events"
+    )
+    address = models.CharField(max_length=254, help_text="Email or E.164 number as it was")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    topic = models.ForeignKey(Topic, null=True, blank=True, on_delete=models.PROTECT)
+    action = models.CharField(max_length=20, choices=ConsentAction.choices)
+    source = models.CharField(max_length=30, choices=ConsentSource.choices)
+    evidence = models.JSONField(default=dict, blank=True)
+    disclosure = models.ForeignKey(DisclosureText, null=True, blank=True, on_delete=models.PROTECT)
+    applied = models.BooleanField(
+        default=True,
+        help_text="False when the request was refused, e.g. an import opt-in "
+        "after the person opted out.",
+    )
+    outcome = models.CharField(max_length=200, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    occurred_at = models.DateTimeField()
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [
+            models.Index(fields=["profile", "-occurred_at"], name="consent_profile_time"),
+            models.Index(fields=["address", "channel"], name="consent_address"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="consent_unique_idempotency_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.channel} {self.address} ({self.source})"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("the consent ledger is append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("the consent ledger is append-only")
+
+
+class Subscription(models.Model):
+    """Current consent per profile x channel x topic (no topic = the whole channel).
+
+    Derived from the ledger by `consent_record`; never written anywhere else.
+    """
+
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="subscriptions")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    topic = models.ForeignKey(Topic, null=True, blank=True, on_delete=models.CASCADE)
+    status = models.CharField(max_length=20, choices=ConsentStatus.choices)
+    source = models.CharField(max_length=30, choices=ConsentSource.choices)
+    last_event = models.ForeignKey(ConsentEvent, on_delete=models.PROTECT, related_name="+")
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["profile", "channel", "topic"],
+                name="subscription_unique_topic",
+                condition=Q(topic__isnull=False),
+            ),
+            models.UniqueConstraint(
+                fields=["profile", "channel"],
+                name="subscription_unique_channel",
+                condition=Q(topic__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        scope = self.topic.key if self.topic_id else "all"
+        return f"{self.profile} {self.channel}/{scope}: {self.status}"
+
+
+class SuppressionReason(models.TextChoices):
+    SMS_STOP = "sms_stop", "STOP keyword"
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+    HARD_BOUNCE = "hard_bounce", "Hard bounce"
+    COMPLAINT = "complaint", "Spam complaint"
+    CARRIER_OPT_OUT = "carrier_opt_out", "Carrier opt-out (Twilio 21610)"
+    INVALID_ADDRESS = "invalid_address", "Invalid or undeliverable address"
+    ERASURE = "erasure", "Erased on request (hashed)"
+
+
+class Suppression(models.Model):
+    """Address-level block that outlives profiles; lifted (never deleted) only by the person."""
+
+    address = models.CharField(max_length=254)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    reason = models.CharField(max_length=30, choices=SuppressionReason.choices)
+    source = models.CharField(max_length=30, choices=ConsentSource.choices)
+    evidence = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by_event = models.ForeignKey(
+        ConsentEvent, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["address", "channel"], name="suppression_address")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["address", "channel", "reason"],
+                condition=Q(lifted_at__isnull=True),
+                name="suppression_one_active_per_reason",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.address} ({self.channel}): {self.get_reason_display()}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.lifted_at is None
