@@ -150,7 +150,7 @@ def consent_record(
         )
         if applied:
             _apply(event, profile)
-    logger.info("consent %s %s %s via %s: %s", action, channel, normalised, source, outcome)
+    logger.debug("consent %s %s %s via %s: %s", action, channel, normalised, source, outcome)
     return event
 
 

@@ -1,6 +1,7 @@
 """Deterministic demo people: names, reachable addresses, zones and a shopping history."""
 
 import random
+import unicodedata
 from datetime import timedelta
 from decimal import Decimal
 
@@ -30,7 +31,7 @@ def person(index: int, rng: random.Random) -> dict:
     has_phone = rng.random() < 0.6 or not has_email
     return {
         "external_id": f"demo-{index:04d}",
-        "email": f"{first}.{last}.{index}@example.com".lower() if has_email else None,
+        "email": _ascii(f"{first}.{last}.{index}@example.com") if has_email else None,
         "phone": f"+1{area}55501{index // len(US_AREAS) % 100:02d}" if has_phone else None,
         "first_name": first,
         "last_name": last,
@@ -40,6 +41,10 @@ def person(index: int, rng: random.Random) -> dict:
         "locale": "en-US",
         "traits": {"loyalty_tier": rng.choice(["bronze", "silver", "gold"]), "demo": True},
     }
+
+
+def _ascii(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
 
 
 def shopping_history(rng: random.Random, now) -> list[dict]:
@@ -57,3 +62,25 @@ def shopping_history(rng: random.Random, now) -> list[dict]:
                                "properties": {**props, "revenue": price},
                                "value": Decimal(price)})  # fmt: skip
     return events
+
+
+# (channel, action, source) plans, drawn per person: a realistic mix of states.
+EMAIL_CONSENT = [
+    (0.70, "opt_in", "signup_form"),
+    (0.10, "opt_out", "one_click"),
+    (0.05, "pending", "signup_form"),
+]
+SMS_CONSENT = [
+    (0.50, "opt_in", "signup_form"),
+    (0.10, "opt_out", "sms_keyword"),
+    (0.10, "pending", "signup_form"),
+]
+
+
+def consent_plan(rng: random.Random, plans: list[tuple[float, str, str]]) -> tuple[str, str] | None:
+    roll = rng.random()
+    for share, action, source in plans:
+        if roll < share:
+            return action, source
+        roll -= share
+    return None

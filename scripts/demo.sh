@@ -14,11 +14,17 @@ LOGIN="$($PY manage.py demo_admin)"
 
 pids=()
 stop() {
-  trap - INT TERM EXIT
-  kill "${pids[@]}" 2>/dev/null || true
-  wait 2>/dev/null || true
+  trap - INT TERM EXIT HUP
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  # django-q2 finishes running tasks on TERM; give it 10 s, then make sure.
+  for _ in $(seq 20); do
+    kill -0 "${pids[@]}" 2>/dev/null || break
+    sleep 0.5
+  done
+  pkill -KILL -P "$(IFS=,; echo "${pids[*]}")" 2>/dev/null || true
+  kill -KILL "${pids[@]}" 2>/dev/null || true
 }
-trap stop INT TERM EXIT
+trap stop INT TERM EXIT HUP
 
 $PY manage.py qcluster &
 pids+=($!)

@@ -4,8 +4,17 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from demo.data import person, shopping_history
+from compliance.models import DisclosureText
+from compliance.services import consent_record
+from demo.data import EMAIL_CONSENT, SMS_CONSENT, consent_plan, person, shopping_history
 from profiles.models import Event, EventSource, Profile
+
+DISCLOSURES = {
+    "email": "Yes, email me offers and news from TandemShop. Unsubscribe any time.",
+    "sms": "Yes, text me offers from TandemShop at this number. Up to 6 msgs/month. "
+    "Consent is not a condition of purchase. Msg & data rates may apply. "
+    "Reply HELP for help, STOP to cancel.",
+}
 
 
 class Command(BaseCommand):
@@ -42,4 +51,27 @@ class Command(BaseCommand):
             for item in shopping_history(rng, now)
         ]
         Event.objects.bulk_create(events, batch_size=500)
+        self._consent(rng)
         return len(people)
+
+    def _consent(self, rng: random.Random) -> None:
+        disclosures = {
+            channel: DisclosureText.objects.get_or_create(
+                key=f"demo-signup-{channel}", version=1, channel=channel,
+                defaults={"text": text},
+            )[0]
+            for channel, text in DISCLOSURES.items()
+        }  # fmt: skip
+        for profile in Profile.objects.filter(external_id__startswith="demo-"):
+            for channel, plans in (("email", EMAIL_CONSENT), ("sms", SMS_CONSENT)):
+                plan = consent_plan(rng, plans)
+                if plan is None or not (profile.email if channel == "email" else profile.phone):
+                    continue
+                consent_record(
+                    profile=profile,
+                    channel=channel,
+                    action=plan[0],
+                    source=plan[1],
+                    disclosure=disclosures[channel],
+                    evidence={"demo": True, "ip": "198.51.100.7", "user_agent": "seed_demo"},
+                )
