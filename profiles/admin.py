@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.html import format_html
@@ -32,8 +33,36 @@ class HasPhoneFilter(HasValueFilter):
     field_name = "phone"
 
 
+class ProfileAdminForm(forms.ModelForm):
+    class Meta:
+        model = Profile
+        fields = ["external_id", "email", "phone", "first_name", "last_name"]
+        fields += ["time_zone", "locale", "country", "traits"]
+
+    def clean_email(self) -> str | None:
+        # Lower-case before the unique check: Profile.save() would lower-case it after,
+        # and "ADA@example.com" next to "ada@example.com" would fail in the database.
+        email = self.cleaned_data.get("email")
+        return self._unused("email", email.strip().lower() if email else None)
+
+    def clean_external_id(self) -> str | None:
+        return self._unused("external_id", self.cleaned_data.get("external_id") or None)
+
+    def clean_phone(self):
+        return self._unused("phone", self.cleaned_data.get("phone") or None)
+
+    def _unused(self, name: str, value):
+        """The value, or a field error naming the profile that already has it."""
+        if value:
+            owner = Profile.objects.filter(**{name: value}).exclude(pk=self.instance.pk).first()
+            if owner is not None:
+                raise forms.ValidationError(f"Profile {owner.pk} ({owner}) already has this.")
+        return value
+
+
 @admin.register(Profile)
 class ProfileAdmin(admin.ModelAdmin):
+    form = ProfileAdminForm
     list_display = ["display_name", "email", "phone", "external_id", "time_zone", "created_at"]
     list_display_links = ["display_name"]
     search_fields = ["email", "phone", "first_name", "last_name", "external_id"]

@@ -7,7 +7,7 @@ rejected on its own, and the batch costs one commit.
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
 
@@ -21,7 +21,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from profiles import services
-from profiles.identity import IdentityError, normalise_email, normalise_phone
+from profiles.identity import IdentityConflict, IdentityError, normalise_email, normalise_phone
 from profiles.models import ApiToken, EventSource
 
 # Segment's reserved identify traits, mapped onto Profile fields.
@@ -62,7 +62,7 @@ def api_view(view):
             response = _error("missing or invalid API token", 401)
             response["WWW-Authenticate"] = 'Bearer realm="tandem"'
             return response
-        if int(request.META.get("CONTENT_LENGTH") or 0) > settings.API_MAX_BODY_BYTES:
+        if _content_length(request) > settings.API_MAX_BODY_BYTES:
             return _error(f"request body over {settings.API_MAX_BODY_BYTES} bytes", 413)
         try:
             payload = json.loads(request.body or b"")
@@ -78,6 +78,13 @@ def api_view(view):
             return _error(exc.message, exc.status)
 
     return wrapper
+
+
+def _content_length(request: HttpRequest) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0  # reading the body enforces the limit anyway (RequestDataTooBig)
 
 
 def _authenticate(request: HttpRequest) -> ApiToken | None:
@@ -123,7 +130,7 @@ def parse_call(payload: dict[str, Any], kind: str) -> Call:
     call.message_id = _string(payload, "messageId")
     call.timestamp = _timestamp(payload)
     if kind == "identify":
-        call.fields = _profile_fields(traits)
+        call.fields = _profile_fields(traits, warnings)
     else:
         event = payload.get("event")
         if not isinstance(event, str) or not event.strip():
@@ -135,7 +142,9 @@ def parse_call(payload: dict[str, Any], kind: str) -> Call:
 
 def _identity(payload, traits, warnings) -> dict[str, str | None]:
     user_id = payload.get("userId")
-    external_id = str(user_id).strip() if user_id not in (None, "") else None
+    if user_id is not None and (isinstance(user_id, bool) or not isinstance(user_id, (str, int))):
+        raise ApiError("`userId` must be a string")
+    external_id = (str(user_id).strip() or None) if user_id is not None else None
     identity: dict[str, str | None] = {"external_id": external_id, "email": None, "phone": None}
     for key, normalise in (("email", normalise_email), ("phone", normalise_phone)):
         try:
@@ -148,7 +157,7 @@ def _identity(payload, traits, warnings) -> dict[str, str | None]:
     return identity
 
 
-def _profile_fields(traits: dict[str, Any]) -> dict[str, Any]:
+def _profile_fields(traits: dict[str, Any], warnings: list[str]) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     for key, value in traits.items():
@@ -156,10 +165,15 @@ def _profile_fields(traits: dict[str, Any]) -> dict[str, Any]:
             fields[TRAIT_FIELDS[key]] = "" if value is None else str(value)
         elif key not in IDENTITY_TRAITS:
             extra[key] = value
+    country = fields.get("country", "")
+    if country and not (len(country) == 2 and country.isalpha()):
+        # Keep what was sent as a trait rather than guess a code from a name.
+        warnings.append(f"country {country!r} is not an ISO 3166-1 alpha-2 code; kept as a trait")
+        extra["country"] = fields.pop("country")
+    elif country:
+        fields["country"] = country.upper()
     if extra:
         fields["traits"] = extra
-    if "country" in fields:
-        fields["country"] = fields["country"].upper()[:2]
     return fields
 
 
@@ -185,11 +199,16 @@ def _timestamp(payload: dict[str, Any]) -> datetime | None:
     raw = payload.get("timestamp")
     if raw in (None, ""):
         return None
-    parsed = parse_datetime(raw) if isinstance(raw, str) else None
+    try:
+        # parse_datetime returns None for a wrong shape, raises for a right shape with
+        # impossible values (month 13).
+        parsed = parse_datetime(raw) if isinstance(raw, str) else None
+    except ValueError:
+        parsed = None
     if parsed is None:
         raise ApiError("`timestamp` must be an ISO 8601 date-time")
     if timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, timezone.UTC)
+        parsed = timezone.make_aware(parsed, UTC)
     return parsed
 
 
@@ -197,7 +216,7 @@ def apply_call(call: Call) -> dict[str, Any]:
     try:
         profile = services.profile_upsert(**call.identity, **call.fields)
     except IdentityError as exc:
-        raise ApiError(str(exc), 409 if "refusing" in str(exc) else 400) from exc
+        raise ApiError(str(exc), 409 if isinstance(exc, IdentityConflict) else 400) from exc
     except ValueError as exc:
         raise ApiError(str(exc)) from exc
     result: dict[str, Any] = {"ok": True, "profileId": profile.pk}

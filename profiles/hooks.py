@@ -11,6 +11,7 @@ registers from its `AppConfig.ready()`, so no import ever runs up the layering.
   the generic move of related rows, for models whose unique constraints need care.
 """
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from profiles.models import Event, Profile
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -57,8 +60,12 @@ def register_merge_handler(handler: MergeHandler) -> MergeHandler:
 
 
 def announce_event(event: "Event") -> None:
+    """Tell every listener; one failing listener neither stops the others nor the caller."""
     for listener in list(event_listeners):
-        listener(event)
+        try:
+            listener(event)
+        except Exception:  # a listener's bug must not lose the event for the others
+            logger.exception("event listener %r failed on event %s", listener, event.pk)
 
 
 def timeline_for(profile: "Profile", *, limit: int = 100) -> list[TimelineEntry]:

@@ -8,6 +8,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
+# The widths of Profile.email and Profile.external_id: longer values cannot be stored
+# (PostgreSQL refuses them; SQLite would keep them silently).
+EMAIL_MAX_LENGTH = 254
+EXTERNAL_ID_MAX_LENGTH = 255
+
 
 class IdentityError(ValueError):
     """The call cannot be tied to a profile (no identifier, or a bad one)."""
@@ -32,9 +37,11 @@ def normalise_email(raw: str | None) -> str | None:
         return None
     email = str(raw).strip().lower()
     try:
-        validate_email(email)
+        validate_email(email)  # allows up to 320 characters, more than we store
     except ValidationError as exc:
         raise IdentityError(f"invalid email address: {raw!r}") from exc
+    if len(email) > EMAIL_MAX_LENGTH:
+        raise IdentityError(f"email address over {EMAIL_MAX_LENGTH} characters")
     return email
 
 
@@ -63,6 +70,8 @@ def normalise_external_id(raw: object) -> str | None:
     if raw is None:
         return None
     value = str(raw).strip()
+    if len(value) > EXTERNAL_ID_MAX_LENGTH:
+        raise IdentityError(f"external id over {EXTERNAL_ID_MAX_LENGTH} characters")
     return value or None
 
 

@@ -18,6 +18,8 @@ logger = logging.getLogger(__name__)
 
 PROFILE_FIELDS = ("first_name", "last_name", "time_zone", "locale", "country", "traits")
 IDENTIFIERS = ("external_id", "email", "phone")
+# Event.value is DECIMAL(14, 2): 12 digits before the point.
+VALUE_LIMIT = Decimal(10) ** 12
 
 
 def profile_upsert(
@@ -49,6 +51,10 @@ def _check_fields(fields: dict[str, Any]) -> None:
     unknown = set(fields) - set(PROFILE_FIELDS)
     if unknown:
         raise ValueError(f"unknown profile fields: {', '.join(sorted(unknown))}")
+    for name, value in fields.items():
+        max_length = Profile._meta.get_field(name).max_length
+        if max_length and isinstance(value, str) and len(value) > max_length:
+            raise ValueError(f"{name} is over {max_length} characters")
     if fields.get("time_zone"):
         try:
             validate_time_zone(fields["time_zone"])
@@ -223,18 +229,25 @@ def event_track(
         if not idempotency_key:
             raise
         return Event.objects.get(idempotency_key=idempotency_key)
-    transaction.on_commit(lambda: hooks.announce_event(event))
+    # robust: the event is stored either way; a broken listener is logged, and must not
+    # turn a committed call into an error that makes the client send it again.
+    transaction.on_commit(lambda: hooks.announce_event(event), robust=True)
     return event
 
 
 def _value_from(properties: dict[str, Any]) -> Decimal | None:
-    """Segment's e-commerce spec puts money in `revenue`, `value` or `total`."""
+    """Segment's e-commerce spec puts money in `revenue`, `value` or `total`.
+
+    A number Event.value cannot hold (NaN, infinite, too large) is left in properties only.
+    """
     for key in ("revenue", "value", "total"):
         raw = properties.get(key)
         if raw is None or isinstance(raw, bool):
             continue
         try:
-            return Decimal(str(raw)).quantize(Decimal("0.01"))
+            amount = Decimal(str(raw)).quantize(Decimal("0.01"))
         except (InvalidOperation, ValueError):
             continue
+        if amount.is_finite() and abs(amount) < VALUE_LIMIT:
+            return amount
     return None

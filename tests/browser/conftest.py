@@ -8,12 +8,9 @@ import pytest
 from tests.conftest import BROWSER_REQUIRED
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
-# Playwright's sync API runs an event loop in this thread; Django's ORM refuses to run
-# inside one unless told the test thread is safe (it is: one test at a time).
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists():
         message = f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)"
@@ -29,6 +26,24 @@ def browser():
         )
         yield browser
         browser.close()
+
+
+ASYNC_UNSAFE = "DJANGO_ALLOW_ASYNC_UNSAFE"
+
+
+# Playwright's sync API runs an event loop in the test thread; Django's ORM refuses to run
+# inside one unless told the thread is safe (it is: one test at a time). Set only around
+# browser tests (setup to teardown), so the deploy check elsewhere never sees it.
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item):
+    os.environ[ASYNC_UNSAFE] = "true"
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    yield
+    os.environ.pop(ASYNC_UNSAFE, None)
 
 
 @pytest.fixture
