@@ -19,18 +19,8 @@ from compliance.models import (
     Suppression,
     Topic,
 )
+from profiles.admin_base import ReadOnlyAdmin
 from profiles.models import Channel, Profile
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Topic)

@@ -4,6 +4,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from profiles import hooks
+from profiles.admin_base import ReadOnlyAdmin
 from profiles.models import ApiToken, Event, Profile, ProfileMerge
 
 
@@ -89,19 +90,6 @@ class ProfileAdmin(admin.ModelAdmin):
             extra_context["timeline"] = hooks.timeline_for(profile, limit=200)
             extra_context["merges"] = profile.merges.all()[:20]
         return super().change_view(request, object_id, form_url, extra_context)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """History is written by services only: the admin reads it."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Event)
