@@ -22,7 +22,7 @@ from django.views.decorators.http import require_POST
 
 from profiles import services
 from profiles.identity import IdentityConflict, IdentityError, normalise_email, normalise_phone
-from profiles.models import ApiToken, EventSource
+from profiles.models import ApiToken, Event, EventSource, Profile
 
 # Segment's reserved identify traits, mapped onto Profile fields.
 TRAIT_FIELDS = {
@@ -213,22 +213,43 @@ def _timestamp(payload: dict[str, Any]) -> datetime | None:
 
 
 def apply_call(call: Call) -> dict[str, Any]:
+    profile = _resolve_profile(call)
+    if call.kind != "track":
+        return _result(call, profile)
+    event = _build_event(call, profile)
+    return _result(call, profile, services.event_track_many(events=[event])[0])
+
+
+def _resolve_profile(call: Call) -> Profile:
     try:
-        profile = services.profile_upsert(**call.identity, **call.fields)
+        return services.profile_upsert(**call.identity, **call.fields)
     except IdentityError as exc:
         raise ApiError(str(exc), 409 if isinstance(exc, IdentityConflict) else 400) from exc
     except ValueError as exc:
         raise ApiError(str(exc)) from exc
+
+
+def _build_event(call: Call, profile: Profile) -> Event:
+    try:
+        return _event_from(call, profile)
+    except ValueError as exc:
+        raise ApiError(str(exc)) from exc
+
+
+def _event_from(call: Call, profile: Profile) -> Event:
+    return services.event_build(
+        profile=profile,
+        name=call.event or "",
+        properties=call.properties,
+        occurred_at=call.timestamp,
+        idempotency_key=call.message_id,
+        source=EventSource.API,
+    )
+
+
+def _result(call: Call, profile: Profile, event: Event | None = None) -> dict[str, Any]:
     result: dict[str, Any] = {"ok": True, "profileId": profile.pk}
-    if call.kind == "track":
-        event = services.event_track(
-            profile=profile,
-            name=call.event or "",
-            properties=call.properties,
-            occurred_at=call.timestamp,
-            idempotency_key=call.message_id,
-            source=EventSource.API,
-        )
+    if event is not None:
         result["eventId"] = event.pk
     if call.warnings:
         result["warnings"] = call.warnings
@@ -258,10 +279,46 @@ def batch(request: HttpRequest, payload: dict[str, Any]) -> JsonResponse:
         raise ApiError("`batch` must be a non-empty list of identify or track calls")
     if len(items) > settings.API_MAX_BATCH_ITEMS:
         raise ApiError(f"a batch holds at most {settings.API_MAX_BATCH_ITEMS} calls")
-    results = []
+    results: list[dict[str, Any]] = [{} for _ in items]
+    calls: list[Call | ApiError] = []
+    for item in items:
+        try:
+            calls.append(_parse_item(item))
+        except ApiError as exc:
+            calls.append(exc)
+    tracks: list[tuple[int, Call, Event]] = []
+    known: services.ProfileIndex | None = None
     with transaction.atomic():
-        for index, item in enumerate(items):
-            results.append({"index": index, **_batch_item(item)})
+        for index, call in enumerate(calls):
+            try:
+                if isinstance(call, ApiError):
+                    raise call
+                if call.kind == "identify":
+                    # Store the tracks before it: a merge must not leave them pointing
+                    # at the profile it absorbs.
+                    _store_tracks(tracks, results)
+                    known = None
+                if known is None:
+                    known = services.ProfileIndex(
+                        [c.identity for c in calls[index:] if isinstance(c, Call)]
+                    )
+                profile = known.known(fields=call.fields, **call.identity)
+                if profile is None:
+                    merging = known.may_merge(**call.identity)
+                    if merging:
+                        _store_tracks(tracks, results)
+                    profile = _resolve_profile(call)
+                    known = None if merging else known
+                    if known is not None:
+                        known.remember(profile)
+                if call.kind == "track":
+                    tracks.append((index, call, _build_event(call, profile)))
+                else:
+                    results[index] = _result(call, profile)
+            except ApiError as exc:
+                results[index] = {"ok": False, "error": exc.message}
+        _store_tracks(tracks, results)
+    results = [{"index": index, **result} for index, result in enumerate(results)]
     failed = sum(1 for result in results if not result["ok"])
     return JsonResponse(
         {
@@ -273,13 +330,18 @@ def batch(request: HttpRequest, payload: dict[str, Any]) -> JsonResponse:
     )
 
 
-def _batch_item(item: Any) -> dict[str, Any]:
-    try:
-        kind = item.get("type") if isinstance(item, dict) else None
-        if kind not in ("identify", "track"):
-            raise ApiError("`type` must be identify or track")
-        call = parse_call(item, kind)
-        with transaction.atomic():
-            return apply_call(call)
-    except ApiError as exc:
-        return {"ok": False, "error": exc.message}
+def _parse_item(item: Any) -> Call:
+    kind = item.get("type") if isinstance(item, dict) else None
+    if kind not in ("identify", "track"):
+        raise ApiError("`type` must be identify or track")
+    return parse_call(item, kind)
+
+
+def _store_tracks(tracks: list[tuple[int, Call, Event]], results: list[dict[str, Any]]) -> None:
+    """One insert for the pending track calls (consecutive calls of one batch)."""
+    if not tracks:
+        return
+    stored = services.event_track_many(events=[event for _, _, event in tracks])
+    for (index, call, built), event in zip(tracks, stored, strict=True):
+        results[index] = _result(call, built.profile, event)
+    tracks.clear()

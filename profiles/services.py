@@ -36,6 +36,10 @@ def profile_upsert(
     if not identity:
         raise IdentityError("no usable identifier: give an external id, email or phone")
     _check_fields(fields)
+    known = _find_candidates(identity, lock=False)
+    if len(known) == 1 and not _apply(known[0], identity, fields):
+        # The common track call: a known person, nothing to write, so no lock, no savepoint.
+        return known[0]
     for attempt in range(2):
         try:
             with transaction.atomic():
@@ -45,6 +49,56 @@ def profile_upsert(
             if attempt:
                 raise
     raise AssertionError("unreachable")
+
+
+class ProfileIndex:
+    """The profiles a run of calls names, read in one query (for batches and imports).
+
+    `known()` answers only the read-only case (one profile, nothing to change); anything
+    else goes through `profile_upsert`, after which the caller `remember`s the result, or
+    builds a new index when `may_merge` said the call could have merged profiles.
+    """
+
+    def __init__(self, identities: list[dict[str, str | None]]):
+        values: dict[str, set[str]] = {name: set() for name in IDENTIFIERS}
+        for identity in identities:
+            for name in IDENTIFIERS:
+                if identity.get(name):
+                    values[name].add(str(identity[name]))
+        query = Q(pk__in=[])
+        for name, wanted in values.items():
+            if wanted:
+                query |= Q(**{f"{name}__in": wanted})
+        self._by: dict[tuple[str, str], Profile] = {}
+        for profile in Profile.objects.filter(query):
+            self.remember(profile)
+
+    def remember(self, profile: Profile) -> None:
+        for name in IDENTIFIERS:
+            if getattr(profile, name):
+                self._by[(name, str(getattr(profile, name)))] = profile
+
+    def may_merge(self, **identifiers: str | None) -> bool:
+        """Whether these identifiers name two or more profiles (a merge makes us stale)."""
+        return len(self._named(identifiers)) > 1
+
+    def _named(self, identifiers: dict[str, str | None]) -> set[Profile]:
+        found = {self._by.get((name, str(v))) for name, v in identifiers.items() if v}
+        found.discard(None)
+        return found  # type: ignore[return-value]
+
+    def known(self, *, fields: dict[str, Any], **identifiers: str | None) -> Profile | None:
+        """The one profile these identifiers name, if the call would change nothing."""
+        found = self._named(identifiers)
+        if len(found) != 1:
+            return None
+        profile = found.pop()
+        identity = Identity(**identifiers)
+        if identity.external_id and profile.external_id not in (None, identity.external_id):
+            return None
+        if _apply(profile, identity, fields):
+            return None  # a write is due: profile_upsert does it (and this index is stale)
+        return profile
 
 
 def _check_fields(fields: dict[str, Any]) -> None:
@@ -65,7 +119,7 @@ def _check_fields(fields: dict[str, Any]) -> None:
 
 
 def _upsert(identity: Identity, fields: dict[str, Any]) -> Profile:
-    candidates = _find_candidates(identity)
+    candidates = _find_candidates(identity, lock=True)
     if not candidates:
         profile = Profile()
     else:
@@ -78,14 +132,20 @@ def _upsert(identity: Identity, fields: dict[str, Any]) -> Profile:
     return profile
 
 
-def _find_candidates(identity: Identity) -> list[Profile]:
-    """Distinct profiles matching the identity, in priority order, locked for update."""
+def _find_candidates(identity: Identity, *, lock: bool) -> list[Profile]:
+    """Distinct profiles matching the identity, in priority order.
+
+    Locked rows are taken in primary-key order, so two calls naming the same profiles
+    never wait on each other crosswise (deadlock); NO KEY UPDATE leaves the key share lock
+    that inserting an Event takes on its profile free.
+    """
     query = Q()
     for name in IDENTIFIERS:
         value = getattr(identity, name)
         if value:
             query |= Q(**{name: value})
-    found = list(Profile.objects.select_for_update().filter(query))
+    rows = Profile.objects.filter(query).order_by("pk")
+    found = list(rows.select_for_update(no_key=True) if lock else rows)
     ordered: list[Profile] = []
     for name in IDENTIFIERS:
         value = getattr(identity, name)
@@ -208,11 +268,44 @@ def event_track(
 
     Listeners (journey triggers, goals, wake-ups) hear about a new event once it commits.
     """
+    event = event_build(
+        profile=profile,
+        name=name,
+        properties=properties,
+        occurred_at=occurred_at,
+        idempotency_key=idempotency_key,
+        source=source,
+        channel=channel,
+        value=value,
+    )
+    try:
+        with transaction.atomic():
+            event.save()
+    except IntegrityError:
+        if not idempotency_key:
+            raise
+        return Event.objects.get(idempotency_key=idempotency_key)
+    _announce_after_commit(event)
+    return event
+
+
+def event_build(
+    *,
+    profile: Profile,
+    name: str,
+    properties: dict[str, Any] | None = None,
+    occurred_at: datetime | None = None,
+    idempotency_key: str | None = None,
+    source: str,
+    channel: str = "",
+    value: Decimal | None = None,
+) -> Event:
+    """A validated, unsaved Event, for `event_track` and `event_track_many`."""
     name = (name or "").strip()
     if not name:
         raise ValueError("an event needs a name")
     properties = properties or {}
-    event = Event(
+    return Event(
         profile=profile,
         name=name[:200],
         properties=properties,
@@ -222,17 +315,53 @@ def event_track(
         value=value if value is not None else _value_from(properties),
         idempotency_key=idempotency_key or None,
     )
+
+
+def event_track_many(*, events: list[Event]) -> list[Event]:
+    """Store many built events in one insert; the same contract as `event_track` each.
+
+    Returns one stored Event per input, in order: an idempotency key already stored (or
+    repeated in the list) gives back the first row with it, and stores nothing.
+    """
+    keys = [event.idempotency_key for event in events if event.idempotency_key]
+    known = {e.idempotency_key: e for e in Event.objects.filter(idempotency_key__in=keys)}
+    fresh: list[Event] = []
+    stored: list[Event] = []
+    for event in events:
+        key = event.idempotency_key
+        if key and key in known:
+            stored.append(known[key])
+            continue
+        if key:
+            known[key] = event
+        fresh.append(event)
+        stored.append(event)
     try:
         with transaction.atomic():
-            event.save()
+            Event.objects.bulk_create(fresh)
     except IntegrityError:
-        if not idempotency_key:
-            raise
-        return Event.objects.get(idempotency_key=idempotency_key)
+        # A concurrent request stored one of these keys since our read: one by one.
+        return [_track_built(event) for event in events]
+    for event in fresh:
+        _announce_after_commit(event)
+    return stored
+
+
+def _track_built(event: Event) -> Event:
+    fields = {f: getattr(event, f) for f in ("name", "properties", "occurred_at", "source")}
+    return event_track(
+        profile=event.profile,
+        idempotency_key=event.idempotency_key,
+        channel=event.channel,
+        value=event.value,
+        **fields,
+    )
+
+
+def _announce_after_commit(event: Event) -> None:
     # robust: the event is stored either way; a broken listener is logged, and must not
     # turn a committed call into an error that makes the client send it again.
     transaction.on_commit(lambda: hooks.announce_event(event), robust=True)
-    return event
 
 
 def _value_from(properties: dict[str, Any]) -> Decimal | None:

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from profiles.models import Event, Profile
+from profiles.services import profile_upsert
 
 pytestmark = pytest.mark.django_db
 
@@ -175,3 +176,38 @@ def test_a_batch_without_a_token_is_refused(post_api, row_counts):
 
     assert response.status_code == 401
     assert row_counts() == (0, 0)
+
+
+def test_tracks_before_a_merging_identify_land_on_the_survivor(post_api):
+    profile_upsert(email="mo@example.com")
+    profile_upsert(phone="+14155550177")
+    batch = [
+        {"type": "track", "event": "Cart Viewed", "context": {"traits": {"phone": "+14155550177"}}},
+        {"type": "identify", "traits": {"email": "mo@example.com", "phone": "+14155550177"}},
+        {"type": "track", "event": "Order Completed", "traits": {"email": "mo@example.com"}},
+    ]
+
+    response = post_api("batch", {"batch": batch})
+
+    assert response.json()["failed"] == 0
+    [survivor] = Profile.objects.all()
+    assert sorted(survivor.events.values_list("name", flat=True)) == [
+        "Cart Viewed",
+        "Order Completed",
+    ]
+
+
+def test_a_batch_stores_its_tracks_in_one_insert(post_api, django_assert_max_num_queries):
+    for n in range(50):
+        profile_upsert(external_id=f"u{n}")
+    batch = [
+        {"type": "track", "userId": f"u{n}", "event": "Product Viewed", "messageId": f"m{n}"}
+        for n in range(50)
+    ]
+
+    # token, usage stamp, 50 profile reads, the key check, one insert (+ transaction).
+    with django_assert_max_num_queries(60):
+        response = post_api("batch", {"batch": batch})
+
+    assert response.json()["succeeded"] == 50
+    assert Event.objects.count() == 50

@@ -9,7 +9,13 @@ import pytest
 from profiles import hooks
 from profiles.identity import IdentityConflict, IdentityError
 from profiles.models import Event, EventSource, Profile, ProfileMerge
-from profiles.services import event_track, profile_merge, profile_upsert
+from profiles.services import (
+    event_build,
+    event_track,
+    event_track_many,
+    profile_merge,
+    profile_upsert,
+)
 from tests.factories import EventFactory, ProfileFactory
 
 pytestmark = pytest.mark.django_db
@@ -365,3 +371,26 @@ def test_a_failing_listener_does_not_fail_the_committed_call(
 
     assert Event.objects.filter(pk=event.pk).exists()
     assert "journey trigger broke" in caplog.text
+
+
+def test_event_track_many_stores_new_events_once_and_announces_only_them(
+    profile, django_capture_on_commit_callbacks
+):
+    heard = []
+    hooks.register_event_listener(heard.append)
+    try:
+        old = event_track(profile=profile, name="Seen", idempotency_key="k1", source="api")
+        built = [
+            event_build(profile=profile, name="Seen", idempotency_key="k1", source="api"),
+            event_build(profile=profile, name="Fresh", idempotency_key="k2", source="api"),
+            event_build(profile=profile, name="Fresh", idempotency_key="k2", source="api"),
+        ]
+        heard.clear()
+        with django_capture_on_commit_callbacks(execute=True):
+            stored = event_track_many(events=built)
+    finally:
+        hooks.event_listeners.remove(heard.append)
+
+    assert [e.pk for e in stored] == [old.pk, stored[1].pk, stored[1].pk]
+    assert Event.objects.filter(idempotency_key="k2").count() == 1
+    assert [e.name for e in heard] == ["Fresh"]
