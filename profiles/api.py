@@ -304,11 +304,14 @@ def batch(request: HttpRequest, payload: dict[str, Any]) -> JsonResponse:
                     )
                 profile = known.known(fields=call.fields, **call.identity)
                 if profile is None:
-                    merging = known.may_merge(**call.identity)
-                    if merging:
+                    # A write is due. Every pending track's profile is in the index, so
+                    # only a call naming an indexed profile can merge one away (even with
+                    # a profile another request just made): then store the tracks first.
+                    named = known.named(**call.identity)
+                    if named:
                         _store_tracks(tracks, results)
                     profile = _resolve_profile(call)
-                    known = None if merging else known
+                    known = None if named > 1 else known
                     if known is not None:
                         known.remember(profile)
                 if call.kind == "track":

@@ -56,7 +56,7 @@ class ProfileIndex:
 
     `known()` answers only the read-only case (one profile, nothing to change); anything
     else goes through `profile_upsert`, after which the caller `remember`s the result, or
-    builds a new index when `may_merge` said the call could have merged profiles.
+    builds a new index when the call `named` two or more profiles (a merge).
     """
 
     def __init__(self, identities: list[dict[str, str | None]]):
@@ -78,9 +78,9 @@ class ProfileIndex:
             if getattr(profile, name):
                 self._by[(name, str(getattr(profile, name)))] = profile
 
-    def may_merge(self, **identifiers: str | None) -> bool:
-        """Whether these identifiers name two or more profiles (a merge makes us stale)."""
-        return len(self._named(identifiers)) > 1
+    def named(self, **identifiers: str | None) -> int:
+        """How many indexed profiles these identifiers name (two or more: a merge is due)."""
+        return len(self._named(identifiers))
 
     def _named(self, identifiers: dict[str, str | None]) -> set[Profile]:
         found = {self._by.get((name, str(v))) for name, v in identifiers.items() if v}
