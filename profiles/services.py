@@ -1,5 +1,6 @@
 """Operations on profiles and events that every other app, view, task and import calls."""
 
+import copy
 import logging
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -96,8 +97,8 @@ class ProfileIndex:
         identity = Identity(**identifiers)
         if identity.external_id and profile.external_id not in (None, identity.external_id):
             return None
-        if _apply(profile, identity, fields):
-            return None  # a write is due: profile_upsert does it (and this index is stale)
+        if _apply(copy.copy(profile), identity, fields):
+            return None  # a write is due: profile_upsert does it on a fresh, locked row
         return profile
 
 
