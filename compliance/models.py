@@ -219,3 +219,138 @@ class Suppression(models.Model):
     @property
     def is_active(self) -> bool:
         return self.lifted_at is None
+
+
+class ContactPreference(models.Model):
+    """What the person chose on the preference centre beyond consent, and their link key.
+
+    `token_version` is part of every signed link to the person's hosted pages; raising it
+    (admin action "rotate links") makes all earlier links stop working.
+    """
+
+    profile = models.OneToOneField(Profile, on_delete=models.CASCADE, related_name="preference")
+    primary_channel = models.CharField(max_length=10, choices=Channel.choices, blank=True)
+    paused_until = models.DateTimeField(
+        null=True, blank=True, help_text="No marketing on any channel until then."
+    )
+    token_version = models.PositiveIntegerField(default=1)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Preferences of {self.profile}"
+
+
+class CapKind(models.TextChoices):
+    COUNT = "count", "At most N messages per rolling window"
+    GAP = "gap", "Minimum gap between two messages"
+    STATE_SMS = "state_sms", "State limit on marketing texts per 24 h (FL, OK, MD ...)"
+
+
+class CapAction(models.TextChoices):
+    DEFER = "defer", "Defer until the cap allows it"
+    SKIP = "skip", "Skip the message"
+    SWITCH = "switch", "Switch to the other channel when it is allowed, else defer"
+
+
+class CapScope(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+    ANY = "any", "Any channel"
+
+
+class FrequencyCap(models.Model):
+    """A frequency rule over marketing messages across every journey and broadcast.
+
+    Rules are checked in `position` order and the first one breached decides. Transactional
+    messages are exempt.
+    """
+
+    key = models.SlugField(max_length=50, unique=True, help_text="Reason codes name it.")
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=20, choices=CapKind.choices, default=CapKind.COUNT)
+    channel = models.CharField(max_length=10, choices=CapScope.choices, default=CapScope.ANY)
+    max_messages = models.PositiveIntegerField(
+        null=True, blank=True, help_text="For 'count': at most this many in the window."
+    )
+    window_hours = models.PositiveIntegerField(
+        null=True, blank=True, help_text="For 'count': the rolling window in hours."
+    )
+    min_gap_minutes = models.PositiveIntegerField(
+        null=True, blank=True, help_text="For 'gap': minutes between two marketing messages."
+    )
+    action = models.CharField(max_length=10, choices=CapAction.choices, default=CapAction.DEFER)
+    is_active = models.BooleanField(default=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if self.kind == CapKind.COUNT and not (self.max_messages and self.window_hours):
+            raise ValidationError("A count rule needs a maximum and a window.")
+        if self.kind == CapKind.GAP and not self.min_gap_minutes:
+            raise ValidationError("A gap rule needs the minimum gap in minutes.")
+        if self.kind == CapKind.STATE_SMS and self.channel != CapScope.SMS:
+            raise ValidationError("State limits apply to SMS only.")
+
+
+class InboundSms(models.Model):
+    """Every inbound text from a verified Twilio webhook, once per MessageSid."""
+
+    message_sid = models.CharField(max_length=64, unique=True)
+    from_number = models.CharField(max_length=32)
+    to_number = models.CharField(max_length=32, blank=True)
+    body = models.TextField(blank=True)
+    kind = models.CharField(max_length=30, blank=True, help_text="The keyword class.")
+    profile = models.ForeignKey(
+        Profile, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound_sms"
+    )
+    outcome = models.CharField(max_length=200, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        verbose_name = "inbound SMS"
+        verbose_name_plural = "inbound SMS"
+
+    def __str__(self) -> str:
+        return f"{self.from_number}: {self.body[:40]}"
+
+
+class ReviewStatus(models.TextChoices):
+    OPEN = "open", "Awaiting review"
+    OPTED_OUT = "opted_out", "Treated as an opt-out"
+    DISMISSED = "dismissed", "Not an opt-out"
+
+
+class KeywordReview(models.Model):
+    """An unclear reply that may be an opt-out: SMS marketing to the number waits on it."""
+
+    address = models.CharField(max_length=32, db_index=True)
+    profile = models.ForeignKey(
+        Profile, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    inbound = models.OneToOneField(InboundSms, on_delete=models.PROTECT, related_name="review")
+    status = models.CharField(
+        max_length=20, choices=ReviewStatus.choices, default=ReviewStatus.OPEN
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["address"], condition=Q(status="open"), name="review_open_address")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.address}: {self.get_status_display()}"

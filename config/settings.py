@@ -190,12 +190,36 @@ PHONENUMBER_DEFAULT_FORMAT = "E164"
 QUIET_HOURS_DEFAULT_TIME_ZONE = env("QUIET_HOURS_DEFAULT_TIME_ZONE", default="America/New_York")
 FREQUENCY_CAP_PER_DAY = env.int("FREQUENCY_CAP_PER_DAY", default=3)
 FREQUENCY_MIN_GAP_MINUTES = env.int("FREQUENCY_MIN_GAP_MINUTES", default=60)
+# Who answers STOP/START with a confirmation text: "twilio" (Twilio's default handling or
+# Advanced Opt-Out, or the carrier on toll-free) or "app" (we send it). Default: Twilio, so
+# the app answers keywords with empty TwiML and never sends a second confirmation.
+SMS_CONFIRMATION_OWNER = env("SMS_CONFIRMATION_OWNER", default="twilio")
+SMS_HELP_CONTACT = env("SMS_HELP_CONTACT", default="help@example.com")
+SMS_PROGRAM_NAME = env("SMS_PROGRAM_NAME", default="offers and order updates")
+SMS_MESSAGE_FREQUENCY = env("SMS_MESSAGE_FREQUENCY", default="Up to 6 msgs/month")
+SMS_EXTRA_OPT_OUT_KEYWORDS = env.list(
+    "SMS_EXTRA_OPT_OUT_KEYWORDS", default=["ARRET", "PARAR", "CANCELAR", "BAJA"]
+)
+# Links to the hosted pages (preferences, unsubscribe, confirm) are signed and work this long.
+HOSTED_LINK_MAX_AGE_DAYS = env.int("HOSTED_LINK_MAX_AGE_DAYS", default=400)
+# Requests per minute per client IP on the hosted pages (0 turns the limit off).
+HOSTED_PAGES_RATE_PER_MINUTE = env.int("HOSTED_PAGES_RATE_PER_MINUTE", default=60)
 
 # --- API ------------------------------------------------------------------------------------------
 # Segment limits a single call to 32 KB and a batch to 500 KB; we allow some headroom.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1_048_576)
 API_MAX_BATCH_ITEMS = env.int("API_MAX_BATCH_ITEMS", default=1000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(API_MAX_BODY_BYTES, 2_621_440)
+
+# --- Cache (rate limits, adapter send pacing) -------------------------------------------------
+# Shared across processes with Redis; per process otherwise (one machine, one web process).
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 
 LOGGING = {
     "version": 1,

@@ -11,4 +11,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("profiles.api_urls")),
     path("healthz", healthz, name="healthz"),
+    path("webhooks/twilio/", include("compliance.webhook_urls")),
+    path("", include("compliance.urls")),
 ]

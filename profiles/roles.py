@@ -20,6 +20,10 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
             "consentevent": ("view",),
             "suppression": ("view",),
             "disclosuretext": ("view",),
+            "contactpreference": ("view",),
+            "frequencycap": ("view", "add", "change"),
+            "inboundsms": ("view",),
+            "keywordreview": ("view",),
         },
     },
     "Compliance": {
@@ -35,6 +39,10 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
             "consentevent": ("view", "add"),
             "suppression": ("view",),
             "disclosuretext": ("view", "add"),
+            "contactpreference": ("view", "change"),
+            "frequencycap": ("view", "add", "change"),
+            "inboundsms": ("view",),
+            "keywordreview": ("view", "change"),
         },
     },
     "Viewer": {
@@ -45,6 +53,10 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
             "consentevent": ("view",),
             "suppression": ("view",),
             "disclosuretext": ("view",),
+            "contactpreference": ("view",),
+            "frequencycap": ("view",),
+            "inboundsms": ("view",),
+            "keywordreview": ("view",),
         },
     },
 }

@@ -1,0 +1,96 @@
+"""Signed links to a person's hosted pages: preference centre, one-click unsubscribe, confirm.
+
+Each purpose has its own salt, so a token made for one page never opens another. A token
+carries the profile id and the profile's `token_version`: rotating the version (admin
+action) retires every link sent before. Tokens expire after HOSTED_LINK_MAX_AGE_DAYS
+(default 400 days: over a year, well past CAN-SPAM's 30 days). Signatures are HMAC-SHA256
+and compared in constant time by django.core.signing.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core import signing
+from django.urls import reverse
+
+from compliance.models import ContactPreference
+from profiles.models import Profile
+
+PREFERENCES = "tandem.compliance.preferences"
+UNSUBSCRIBE = "tandem.compliance.unsubscribe"
+CONFIRM = "tandem.compliance.subscribe-confirm"
+
+
+class InvalidToken(Exception):
+    """Tampered, expired, retired, or naming nobody."""
+
+
+@dataclass(frozen=True)
+class LinkTarget:
+    profile: Profile
+    channel: str = ""
+    topic: str = ""  # topic key; empty = every marketing topic of the channel
+    address: str = ""
+
+
+def _version(profile: Profile) -> int:
+    try:
+        return profile.preference.token_version
+    except ContactPreference.DoesNotExist:
+        return 1
+
+
+def make_token(purpose: str, profile: Profile, **extra: str) -> str:
+    payload = {"p": profile.pk, "v": _version(profile), **{k: v for k, v in extra.items() if v}}
+    return signing.dumps(payload, salt=purpose, compress=True)
+
+
+def read_token(purpose: str, token: str) -> LinkTarget:
+    """The target of a valid token, or InvalidToken (never a partial answer)."""
+    try:
+        payload = signing.loads(
+            token, salt=purpose, max_age=timedelta(days=settings.HOSTED_LINK_MAX_AGE_DAYS)
+        )
+    except signing.BadSignature as error:  # SignatureExpired is a BadSignature
+        raise InvalidToken(str(error)) from error
+    if not isinstance(payload, dict) or not isinstance(payload.get("p"), int):
+        raise InvalidToken("malformed payload")
+    profile = Profile.objects.select_related("preference").filter(pk=payload["p"]).first()
+    if profile is None or payload.get("v") != _version(profile):
+        raise InvalidToken("the link was retired or names nobody")
+    return LinkTarget(
+        profile=profile,
+        channel=payload.get("c", ""),
+        topic=payload.get("t", ""),
+        address=payload.get("a", ""),
+    )
+
+
+def rotate(profile: Profile) -> int:
+    """Retire every link sent to the profile so far; returns the new version."""
+    preference, _ = ContactPreference.objects.get_or_create(profile=profile)
+    preference.token_version += 1
+    preference.save(update_fields=["token_version", "updated_at"])
+    return preference.token_version
+
+
+def absolute(path: str) -> str:
+    return f"{settings.PUBLIC_BASE_URL}{path}"
+
+
+def preferences_url(profile: Profile) -> str:
+    token = make_token(PREFERENCES, profile)
+    return absolute(reverse("compliance:preferences", args=[token]))
+
+
+def unsubscribe_url(profile: Profile, *, channel: str = "email", topic: str = "") -> str:
+    """The RFC 8058 one-click URL (canonical, with its trailing slash)."""
+    token = make_token(UNSUBSCRIBE, profile, c=channel, t=topic)
+    return absolute(reverse("compliance:unsubscribe", args=[token]))
+
+
+def confirm_url(profile: Profile, *, address: str) -> str:
+    """The email double opt-in link for `address` (the address the person typed)."""
+    token = make_token(CONFIRM, profile, c="email", a=address)
+    return absolute(reverse("compliance:subscribe_confirm", args=[token]))
