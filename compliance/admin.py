@@ -14,7 +14,9 @@ from compliance.models import (
     ConsentAction,
     ConsentEvent,
     ConsentSource,
+    ContactPreference,
     DisclosureText,
+    FrequencyCap,
     Subscription,
     Suppression,
     Topic,
@@ -133,3 +135,36 @@ class SubscriptionAdmin(ReadOnlyAdmin):
             actor=request.user,
             evidence={"reason": data["reason"], "admin_user": request.user.get_username()},
         )
+
+
+@admin.register(FrequencyCap)
+class FrequencyCapAdmin(admin.ModelAdmin):
+    """Marketing frequency rules across both channels; the first rule breached decides."""
+
+    list_display = ["name", "kind", "channel", "limit", "action", "is_active", "position"]
+    list_editable = ["action", "is_active", "position"]
+    list_filter = ["kind", "channel", "action", "is_active"]
+    fieldsets = [
+        (None, {"fields": ["name", "key", "kind", "channel", "action", "is_active", "position"]}),
+        ("Count rule", {"fields": ["max_messages", "window_hours"]}),
+        ("Gap rule", {"fields": ["min_gap_minutes"]}),
+    ]
+    prepopulated_fields = {"key": ["name"]}
+
+    @admin.display(description="Limit")
+    def limit(self, obj: FrequencyCap) -> str:
+        if obj.kind == "count":
+            return f"{obj.max_messages} per {obj.window_hours} h"
+        if obj.kind == "gap":
+            return f"{obj.min_gap_minutes} min apart"
+        return "per state table (e.g. 3 per 24 h)"
+
+
+@admin.register(ContactPreference)
+class ContactPreferenceAdmin(ReadOnlyAdmin):
+    """Set by the person on the preference centre; read here."""
+
+    list_display = ["profile", "primary_channel", "paused_until", "token_version", "updated_at"]
+    list_filter = ["primary_channel"]
+    search_fields = ["profile__email", "profile__phone", "profile__external_id"]
+    list_select_related = ["profile"]
