@@ -263,3 +263,54 @@ def _close_reviews(number: str, status: str, note: str, inbound: InboundSms) -> 
     KeywordReview.objects.filter(address=number, status=ReviewStatus.OPEN).update(
         status=status, reviewed_at=timezone.now(), note=f"{note} ({inbound.message_sid})"
     )
+
+
+def keyword_review_opt_out(*, review: KeywordReview, actor) -> bool:
+    """A reviewer reads the unclear reply as an opt-out: record it on the ledger.
+
+    False when the review was already settled (by someone else, or by a later keyword).
+    """
+    with transaction.atomic():
+        if not _settle(review, ReviewStatus.OPTED_OUT, actor):
+            return False
+        inbound = review.inbound
+        consent_record(
+            profile=review.profile or Profile.objects.filter(phone=review.address).first(),
+            address=review.address,
+            channel=SMS,
+            action=ConsentAction.OPT_OUT,
+            source=ConsentSource.SMS_KEYWORD,
+            actor=actor,
+            evidence={
+                "keyword_review": review.pk,
+                "decision": "treated as an opt-out",
+                "reviewed_by": actor.get_username(),
+                "body": inbound.body,
+                "message_sid": inbound.message_sid,
+                "received_at": inbound.received_at.isoformat(),
+                "from": inbound.from_number,
+                "to": inbound.to_number,
+            },
+            idempotency_key=f"keyword-review:{review.pk}",
+        )
+    return True
+
+
+def keyword_review_dismiss(*, review: KeywordReview, actor) -> bool:
+    """Not an opt-out: the review closes and SMS marketing to the number resumes."""
+    return _settle(review, ReviewStatus.DISMISSED, actor)
+
+
+def keyword_reviews_open() -> int:
+    return KeywordReview.objects.filter(status=ReviewStatus.OPEN).count()
+
+
+def _settle(review: KeywordReview, status: str, actor) -> bool:
+    """Claim the open review with a conditional UPDATE: two reviewers never both act."""
+    now = timezone.now()
+    claimed = KeywordReview.objects.filter(pk=review.pk, status=ReviewStatus.OPEN).update(
+        status=status, reviewed_by=actor, reviewed_at=now
+    )
+    if claimed:
+        review.status, review.reviewed_by, review.reviewed_at = status, actor, now
+    return bool(claimed)
