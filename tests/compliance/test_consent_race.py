@@ -1,7 +1,7 @@
-"""Two deliveries of one consent change, in separate processes, at the same instant.
+"""Deliveries of one consent change or one inbound text, in separate processes, at once.
 
-The test holds a SHARE lock on the ledger table so every racer passes the early
-idempotency check and then waits at its INSERT; releasing the lock lets them collide on
+The test holds a SHARE lock on the table the racers insert into, so every racer passes
+its early checks and then waits at its INSERT; releasing the lock lets them collide on
 the unique key for real.
 """
 
@@ -14,13 +14,14 @@ import psycopg
 import pytest
 from django.db import connection, transaction
 
-from compliance.models import ConsentEvent, ConsentStatus, Subscription, Suppression
+from compliance.models import ConsentEvent, ConsentStatus, InboundSms, Subscription, Suppression
 from tests.factories import ProfileFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 RACERS = 4
-RACER = """
+LEDGER = "compliance_consentevent"
+CONSENT_RACER = """
 import sys
 import django
 
@@ -35,6 +36,18 @@ event = consent_record(
     address=address or None, evidence={"racer": True}, idempotency_key=key,
 )
 print(event.pk)
+"""
+INBOUND_RACER = """
+import sys
+import django
+
+django.setup()
+from compliance.sms_inbound import InboundText, inbound_sms_receive
+
+sid, sender, body = sys.argv[1:4]
+text = InboundText(message_sid=sid, from_number=sender, to_number="+14155550100", body=body)
+inbound = inbound_sms_receive(text=text)
+print(inbound.pk, inbound.outcome)
 """
 
 
@@ -51,13 +64,13 @@ def _database_url() -> str:
     return f"postgres://{db['USER']}{password}@{host}/{db['NAME']}"
 
 
-def _start_racers(*args: str) -> list[subprocess.Popen]:
+def _start_racers(script: str, *args: str) -> list[subprocess.Popen]:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.test_settings",
         "DATABASE_URL": _database_url(),
     }
-    command = [sys.executable, "-c", RACER, *args]
+    command = [sys.executable, "-c", script, *args]
     return [
         subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         for _ in range(RACERS)
@@ -82,11 +95,11 @@ def _wait_until_all_blocked(count: int) -> None:
     raise AssertionError(f"the {count} racers never all reached their INSERT")
 
 
-def _race(*args: str) -> list[str]:
+def _race(table: str, script: str, *args: str) -> list[str]:
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute("LOCK TABLE compliance_consentevent IN SHARE MODE")
-        racers = _start_racers(*args)
+            cursor.execute(f"LOCK TABLE {table} IN SHARE MODE")
+        racers = _start_racers(script, *args)
         _wait_until_all_blocked(RACERS)
     results = [racer.communicate(timeout=60) for racer in racers]
     failures = [
@@ -99,7 +112,7 @@ def _race(*args: str) -> list[str]:
 def test_concurrent_deliveries_of_one_key_store_one_row_and_one_state():
     profile = ProfileFactory(phone="+14155550123")
 
-    event_ids = _race(str(profile.pk), "", "twilio-inbound:SM-race-1")
+    event_ids = _race(LEDGER, CONSENT_RACER, str(profile.pk), "", "twilio-inbound:SM-race-1")
 
     stored = ConsentEvent.objects.get(idempotency_key="twilio-inbound:SM-race-1")
     assert event_ids == [str(stored.pk)] * RACERS
@@ -111,7 +124,7 @@ def test_concurrent_deliveries_of_one_key_store_one_row_and_one_state():
 
 
 def test_concurrent_deliveries_for_an_unknown_number_store_one_row_and_one_suppression():
-    event_ids = _race("-", "+14155550188", "twilio-inbound:SM-race-2")
+    event_ids = _race(LEDGER, CONSENT_RACER, "-", "+14155550188", "twilio-inbound:SM-race-2")
 
     stored = ConsentEvent.objects.get(idempotency_key="twilio-inbound:SM-race-2")
     assert event_ids == [str(stored.pk)] * RACERS
@@ -120,3 +133,15 @@ def test_concurrent_deliveries_for_an_unknown_number_store_one_row_and_one_suppr
     assert Subscription.objects.count() == 0
     suppressions = Suppression.objects.filter(address="+14155550188", lifted_at__isnull=True)
     assert [s.reason for s in suppressions] == ["sms_stop"]
+
+
+def test_concurrent_retries_of_one_inbound_stop_act_once_and_answer_alike():
+    profile = ProfileFactory(phone="+14155550123")
+
+    results = _race("compliance_inboundsms", INBOUND_RACER, "SM-race-3", "+14155550123", "STOP")
+
+    inbound = InboundSms.objects.get()
+    assert results == [f"{inbound.pk} opted out"] * RACERS
+    assert ConsentEvent.objects.get().idempotency_key == "twilio-inbound:SM-race-3"
+    assert Subscription.objects.get(profile=profile).status == ConsentStatus.UNSUBSCRIBED
+    assert Suppression.objects.count() == 1
