@@ -127,12 +127,12 @@ def _claim(text: InboundText, kind: str) -> tuple[InboundSms, bool]:
 
 
 def _act(inbound: InboundSms, text: InboundText, result: keywords.KeywordResult) -> str:
+    if result.kind == KeywordKind.HELP:
+        return Outcome.HELP
     try:
         number = normalise_phone(text.from_number)
     except IdentityError:
         number = None
-    if result.kind == KeywordKind.HELP:
-        return Outcome.HELP
     if not number:
         return Outcome.UNUSABLE
     inbound.profile = Profile.objects.filter(phone=number).first()

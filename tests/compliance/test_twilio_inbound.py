@@ -484,3 +484,16 @@ def test_when_the_app_owns_confirmations_an_ordinary_reply_gets_none(client, twi
 
     assert messages(deliver(client, text("thanks!"))) == []
     assert messages(deliver(client, text("Yes", sid="SM-yes"))) == []
+
+
+def test_a_stop_from_a_sender_that_is_not_a_phone_number_is_stored_and_changes_nothing(client):
+    response = deliver(client, text("STOP", sender="TANDEMTEST"))
+
+    assert messages(response) == []
+    inbound = InboundSms.objects.get()
+    assert (inbound.kind, inbound.outcome) == (
+        "opt_out",
+        "sender number not usable; nothing changed",
+    )
+    assert not ConsentEvent.objects.exists()
+    assert not Profile.objects.exists()
