@@ -25,6 +25,13 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
             "inboundsms": ("view",),
             "keywordreview": ("view",),
         },
+        "journeys": {
+            "journey": ("view", "add", "change"),
+            "step": ("view", "add", "change", "delete"),
+            "journeyversion": ("view",),
+            "enrollment": ("view",),
+            "steplog": ("view",),
+        },
     },
     "Compliance": {
         "profiles": {
@@ -44,6 +51,13 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
             "inboundsms": ("view",),
             "keywordreview": ("view", "change"),
         },
+        "journeys": {
+            "journey": ("view",),
+            "step": ("view",),
+            "journeyversion": ("view",),
+            "enrollment": ("view",),
+            "steplog": ("view",),
+        },
     },
     "Viewer": {
         "profiles": {"profile": ("view",), "event": ("view",), "profilemerge": ("view",)},
@@ -57,6 +71,13 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
             "frequencycap": ("view",),
             "inboundsms": ("view",),
             "keywordreview": ("view",),
+        },
+        "journeys": {
+            "journey": ("view",),
+            "step": ("view",),
+            "journeyversion": ("view",),
+            "enrollment": ("view",),
+            "steplog": ("view",),
         },
     },
 }
