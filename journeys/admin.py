@@ -8,9 +8,14 @@ from django.utils.safestring import mark_safe
 from journeys import diagram, services
 from journeys.dry_run import dry_run
 from journeys.forms import DryRunForm, StepForm, fieldsets_by_type
+from journeys.manual import enrol_in_journey
 from journeys.models import Enrollment, Journey, JourneyVersion, Step, StepLog
+from profiles.admin import ProfileAdmin
 from profiles.admin_base import ReadOnlyAdmin
 from profiles.models import Profile
+
+# Manual entry lives on the profile list (journeys may reach down to profiles' admin).
+ProfileAdmin.actions = [*ProfileAdmin.actions, enrol_in_journey]
 
 
 class StepInline(admin.StackedInline):

@@ -1,9 +1,11 @@
 """django-q2 entry points (thin): the minute tick and the immediate run after an event."""
 
 from journeys import engine
+from journeys.manual import scan_date_traits
 
 
 def tick() -> dict:
+    scan_date_traits()
     report = engine.tick()
     return {"enrollments": report.enrollments, "steps": report.steps, "batches": report.batches}
 

@@ -28,6 +28,14 @@ def make_journey(steps: list[dict], *, activate: bool = True, **fields) -> Journ
     return journey
 
 
+@pytest.fixture(autouse=True)
+def empty_cache():
+    from django.core.cache import cache
+
+    cache.clear()  # the date-trait scan remembers journeys by id between tests otherwise
+    yield
+
+
 @pytest.fixture
 def journey_factory(db):
     return make_journey

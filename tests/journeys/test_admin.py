@@ -115,3 +115,29 @@ def test_journeys_tick_command_and_setup_schedules_are_idempotent(capsys, at_sta
     assert list(Schedule.objects.values_list("name", "func")) == [
         ("journeys-tick", "journeys.tasks.tick")
     ]
+
+
+def test_enrol_selected_profiles_from_the_profile_list(admin_client):
+    journey = make_journey([{"key": "w", "type": "wait", "settings": {"days": 1}}])
+    people = [ProfileFactory(), ProfileFactory()]
+    url = reverse("admin:profiles_profile_changelist")
+    ids = [p.pk for p in people]
+    page = admin_client.post(url, {"action": "enrol_in_journey", "_selected_action": ids})
+    assert "Enrol 2 selected profiles" in page.content.decode()
+    admin_client.post(url, {"action": "enrol_in_journey", "_selected_action": ids,
+                            "journey": journey.pk})  # fmt: skip
+    assert journey.enrollments.count() == 2
+    assert journey.enrollments.first().context["trigger"] == "manual"
+
+
+def test_a_date_trait_enrols_people_n_days_ahead_once(at_start):
+    from journeys.manual import scan_date_traits
+
+    renewal = {"trait": "renewal_date", "days_before": 7}
+    journey = make_journey([{"key": "w", "type": "wait", "settings": {"days": 30}}],
+                           trigger_type="date_trait", trigger_settings=renewal)  # fmt: skip
+    due = ProfileFactory(traits={"renewal_date": "2025-06-17"})
+    ProfileFactory(traits={"renewal_date": "2025-06-18"})
+    assert scan_date_traits() == 1
+    assert scan_date_traits() == 0  # at most hourly
+    assert list(journey.enrollments.values_list("profile", flat=True)) == [due.pk]
