@@ -79,6 +79,18 @@ class Importer:
         self.policy, self.overwrite, self.dry_run = policy, overwrite, dry_run
         self.seen = SeenKeys()
 
+    def remember(self, records) -> None:
+        """On resume: the identifiers of rows already committed, so duplicates stay caught.
+
+        (A later row naming one of their profiles by another identifier is not caught.)
+        """
+        for line, cells in records:
+            try:
+                row = self.resource.clean_values(line, self.values(cells))
+            except RowInvalid:
+                continue
+            self.seen.add(row.keys(), line)
+
     def run_batch(self, records: list[tuple[int, list[str]]]) -> BatchResult:
         result = BatchResult()
         rows = self._clean(records, result)

@@ -9,7 +9,7 @@ the run starts after the last committed row. Consent rows carry idempotency keys
 import logging
 import time
 from datetime import timedelta
-from itertools import islice
+from itertools import islice, takewhile
 from pathlib import Path
 
 from django.conf import settings
@@ -136,6 +136,9 @@ def _run(job: ImportJob, time_budget, max_batches) -> ImportJob:
         overwrite=job.overwrite,
         dry_run=job.dry_run,
     )
+    if job.committed_offset:
+        done = iter_records(path, info)
+        importer.remember(takewhile(lambda record: record[0] <= job.committed_offset + 1, done))
     records = iter_records(path, info, skip=job.committed_offset)
     began, batches = time.monotonic(), 0
     while batch := list(islice(records, settings.IMPORT_BATCH_SIZE)):
