@@ -33,10 +33,13 @@ class CleanRow:
     email_consent_at: datetime | None = None
     sms_consent: str | None = None
     sms_consent_at: datetime | None = None
+    _keys: list[tuple[str, str]] | None = None
 
     def keys(self) -> list[tuple[str, str]]:
         """Identifier keys for dedupe: email case-insensitive (already lower), phone E.164."""
-        return [(name, self.values[name]) for name in IDENTIFIERS if name in self.values]
+        if self._keys is None:
+            self._keys = [(n, self.values[n]) for n in IDENTIFIERS if n in self.values]
+        return self._keys
 
 
 def _field(name: str, widget, attribute: str | None = None, **kwargs) -> Field:

@@ -9,12 +9,12 @@ import re
 from datetime import UTC, datetime
 from functools import lru_cache
 
-import phonenumbers
 from django.conf import settings
 from django.core.validators import EmailValidator
 from import_export.widgets import Widget
 
 from profiles.identity import EMAIL_MAX_LENGTH
+from profiles.imports.phones import is_mobile, parse_phone  # noqa: F401 (re-exported)
 from profiles.models import _known_time_zones
 
 OPT_IN, OPT_OUT, CLEANED = "opt_in", "opt_out", "cleaned"
@@ -28,10 +28,6 @@ CONSENT_VALUES = {
     **dict.fromkeys(["cleaned", "bounced"], CLEANED),
 }
 _EMAIL = EmailValidator()
-_MOBILE_TYPES = (
-    phonenumbers.PhoneNumberType.MOBILE,
-    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
-)
 
 
 class TextWidget(Widget):
@@ -81,29 +77,6 @@ class PhoneWidget(Widget):
         if e164 is None:
             raise ValueError(f"invalid phone number: {value!r}")
         return e164
-
-
-@lru_cache(maxsize=131072)
-def parse_phone(raw: str, region: str) -> tuple[str | None, bool]:
-    """(E.164 or None, may receive SMS); cached, since lists repeat numbers.
-
-    number_type() is UNKNOWN exactly when is_valid_number() is False, so one call gives
-    both the validity and the mobile check SMS consent needs.
-    """
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
-        return None, False
-    kind = phonenumbers.number_type(number)
-    if kind == phonenumbers.PhoneNumberType.UNKNOWN:
-        return None, False
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), (
-        kind in _MOBILE_TYPES
-    )
-
-
-def is_mobile(e164: str) -> bool:
-    return parse_phone(e164, "ZZ")[1]
 
 
 class TimeZoneWidget(Widget):
