@@ -78,11 +78,7 @@ def test_export_escapes_formulas(admin_client):
 
 def test_a_viewer_cannot_import(client):
     viewer = UserFactory(is_staff=True)
-    viewer.groups.add(
-        *__import__("django.contrib.auth.models").contrib.auth.models.Group.objects.filter(
-            name="Viewer"
-        )
-    )
+    viewer.groups.add(Group.objects.get(name="Viewer"))
     client.force_login(viewer)
 
     assert client.get(reverse("admin:profiles_profile_import")).status_code == 403
