@@ -104,6 +104,11 @@ class ImportJobAdmin(admin.ModelAdmin):
         obj.save()
         import_job_start(job=obj)
 
+    def response_add(self, request, obj, post_url_continue=None):
+        # Straight to the job's page, where its progress bar runs.
+        messages.success(request, f"Import {obj.pk} queued: {obj.original_name}.")
+        return HttpResponseRedirect(reverse("admin:profiles_importjob_change", args=[obj.pk]))
+
     def get_urls(self):
         own = [
             path("<int:pk>/progress/", self.admin_site.admin_view(self.progress_view),
