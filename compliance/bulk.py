@@ -25,6 +25,7 @@ from compliance.models import (
     SuppressionReason,
 )
 from profiles.imports.consent import ConsentOutcome, ConsentRequest
+from profiles.imports.store import staged
 from profiles.imports.widgets import CLEANED, OPT_IN, OPT_OUT, is_mobile
 from profiles.models import Profile
 
@@ -220,11 +221,9 @@ def _insert(table, columns, types, rows, tail) -> list[tuple]:
     names = ", ".join(columns)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            casts = ", ".join(f"%s::{kind}[]" for kind in types)
-            arrays = [list(column) for column in zip(*rows, strict=True)]
-            cursor.execute(
-                f"INSERT INTO {table} ({names}) SELECT * FROM unnest({casts}) {tail}", arrays
-            )
+            # COPY into a staging table, then one INSERT ... SELECT (see profiles.imports.store).
+            stage = staged(table, dict(zip(columns, types, strict=True)), rows)
+            cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} {tail}")
             return cursor.fetchall() if "RETURNING" in tail else []
         stored = []
         step = SQLITE_MAX_VARIABLES // len(columns)
@@ -238,6 +237,7 @@ def _insert(table, columns, types, rows, tail) -> list[tuple]:
 
 
 def _db(value):
-    if hasattr(value, "tzinfo"):
+    # SQLite stores datetimes as text; PostgreSQL (COPY) takes them as they are.
+    if connection.vendor != "postgresql" and isinstance(value, datetime):
         return connection.ops.adapt_datetimefield_value(value)
     return value

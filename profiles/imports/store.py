@@ -1,8 +1,10 @@
 """Set-based reads and writes of profiles for the fast path, one statement per batch.
 
-PostgreSQL takes whole columns as arrays (unnest), so a batch is one INSERT ... ON CONFLICT
-DO NOTHING RETURNING and one UPDATE ... FROM; SQLite takes a multi-row INSERT ... RETURNING
-and an executemany UPDATE. Raw SQL skips the phone field's per-row parsing on read.
+PostgreSQL: the batch is COPYed into a temporary staging table, then one INSERT ... SELECT
+... ON CONFLICT DO NOTHING RETURNING and one UPDATE ... FROM (COPY is formatted in C;
+array parameters are escaped element by element in Python, ~5x slower). SQLite: a
+multi-row INSERT ... RETURNING and an executemany UPDATE. Raw SQL also skips the phone
+field's per-row parsing on read.
 """
 
 import json
@@ -24,6 +26,22 @@ def is_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
+def staged(name: str, columns: dict[str, str], rows) -> str:
+    """PostgreSQL: `rows` COPYed into a temporary table (made once per connection)."""
+    table = f"tandem_stage_{name}"
+    definition = ", ".join(f"{column} {kind}" for column, kind in columns.items())
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} ({definition})")
+        cursor.execute(f"DELETE FROM {table}")
+        with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    return table
+
+
+PROFILE_STAGE = {name: "varchar" for name in WRITABLE} | {"traits": "jsonb"}
+
+
 def lookup(values: dict[str, set[str]]) -> list[dict[str, Any]]:
     """Profiles holding any of these external ids, emails or phones, as plain dicts."""
     names = [name for name in ("external_id", "email", "phone") if values.get(name)]
@@ -32,8 +50,12 @@ def lookup(values: dict[str, set[str]]) -> list[dict[str, Any]]:
     select = f"SELECT id, {', '.join(COLUMNS)} FROM {TABLE} WHERE "
     with connection.cursor() as cursor:
         if is_postgres():
-            where = " OR ".join(f"{name} = ANY(%s)" for name in names)
-            cursor.execute(select + where, [list(values[name]) for name in names])
+            keys = ((name, value) for name in names for value in values[name])
+            stage = staged("keys", {"kind": "varchar", "value": "varchar"}, keys)
+            where = " OR ".join(
+                f"{name} IN (SELECT value FROM {stage} WHERE kind = '{name}')" for name in names
+            )
+            cursor.execute(select + where)
         else:
             where = " OR ".join(
                 f"{name} IN ({', '.join(['%s'] * len(values[name]))})" for name in names
@@ -67,17 +89,20 @@ def insert(rows: list[dict[str, Any]]) -> list[tuple[int, str | None, str | None
 
 
 def _insert_postgres(rows, now) -> list[tuple]:
-    arrays = [[row.get(name) for row in rows] for name in WRITABLE]
-    arrays.append([json.dumps(row.get("traits") or {}) for row in rows])
-    casts = ", ".join(["%s::varchar[]"] * len(WRITABLE) + ["%s::jsonb[]"])
+    stage = staged("new", PROFILE_STAGE, (_staged_row(row) for row in rows))
+    names = ", ".join(COLUMNS)
     sql = (
-        f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}, created_at, updated_at) "
-        f"SELECT u.*, %s, %s FROM unnest({casts}) AS u "
+        f"INSERT INTO {TABLE} ({names}, created_at, updated_at) "
+        f"SELECT {names}, %s, %s FROM {stage} "
         "ON CONFLICT DO NOTHING RETURNING id, external_id, email, phone"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [now, now, *arrays])
+        cursor.execute(sql, [now, now])
         return cursor.fetchall()
+
+
+def _staged_row(row: dict[str, Any]) -> list:
+    return [row.get(name) for name in WRITABLE] + [json.dumps(row.get("traits") or {})]
 
 
 def _insert_sqlite(rows, now) -> list[tuple]:

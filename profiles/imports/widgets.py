@@ -10,7 +10,9 @@ from datetime import UTC, datetime
 from functools import lru_cache
 
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.core.validators import EmailValidator
+from django.dispatch import receiver
 from import_export.widgets import Widget
 
 from profiles.identity import EMAIL_MAX_LENGTH
@@ -73,10 +75,22 @@ class PhoneWidget(Widget):
         raw = str(value or "").strip().lstrip("'").strip()
         if not raw:
             return None
-        e164, _ = parse_phone(raw, settings.PHONE_DEFAULT_REGION)
+        e164, _ = parse_phone(raw, default_region())
         if e164 is None:
             raise ValueError(f"invalid phone number: {value!r}")
         return e164
+
+
+@lru_cache(maxsize=1)
+def default_region() -> str:
+    # Read once: a settings lookup per row costs more than the rest of the cell.
+    return settings.PHONE_DEFAULT_REGION
+
+
+@receiver(setting_changed)
+def _forget_region(*, setting, **kwargs) -> None:
+    if setting == "PHONE_DEFAULT_REGION":
+        default_region.cache_clear()
 
 
 class TimeZoneWidget(Widget):
