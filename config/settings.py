@@ -228,3 +228,18 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"django_q": {"level": env("Q_LOG_LEVEL", default="WARNING")}},
 }
+
+# --- CSV import (profiles.imports) ------------------------------------------------------------
+# Rows per committed batch; a restarted worker resumes after the last committed one.
+IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=5000)
+# A background import works this long per task, then queues its next slice (below Q timeout).
+IMPORT_TASK_SECONDS = env.int("IMPORT_TASK_SECONDS", default=240)
+# A running job whose worker has been silent this long may be taken over by another.
+IMPORT_JOB_STALE_SECONDS = env.int("IMPORT_JOB_STALE_SECONDS", default=120)
+# The admin's row-by-row preview import takes files up to this many rows; bigger files go
+# through a background import job.
+IMPORT_ADMIN_MAX_ROWS = env.int("IMPORT_ADMIN_MAX_ROWS", default=5000)
+# profiles is below compliance: the import reaches the consent ledger through this name.
+IMPORT_CONSENT_WRITER = "compliance.bulk.consent_import_many"
+# Exports open in spreadsheets: cells starting with = + - @ are escaped (CSV injection).
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True

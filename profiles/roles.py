@@ -13,6 +13,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
             "profile": ("view", "add", "change"),
             "event": ("view",),
             "profilemerge": ("view",),
+            "importjob": ("view", "add"),
         },
         "compliance": {
             "topic": ("view", "add", "change"),
@@ -39,6 +40,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
             "event": ("view",),
             "profilemerge": ("view",),
             "apitoken": ("view", "change"),
+            "importjob": ("view", "add", "change"),
         },
         "compliance": {
             "topic": ("view", "change"),
@@ -60,7 +62,12 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
         },
     },
     "Viewer": {
-        "profiles": {"profile": ("view",), "event": ("view",), "profilemerge": ("view",)},
+        "profiles": {
+            "profile": ("view",),
+            "event": ("view",),
+            "profilemerge": ("view",),
+            "importjob": ("view",),
+        },
         "compliance": {
             "topic": ("view",),
             "subscription": ("view",),
