@@ -25,6 +25,12 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
             "inboundsms": ("view",),
             "keywordreview": ("view",),
         },
+        "channels": {
+            "messagetemplate": ("view", "add", "change"),
+            "message": ("view",),
+            "link": ("view",),
+            "deliveryalert": ("view",),
+        },
     },
     "Compliance": {
         "profiles": {
@@ -44,6 +50,12 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
             "inboundsms": ("view",),
             "keywordreview": ("view", "change"),
         },
+        "channels": {
+            "messagetemplate": ("view",),
+            "message": ("view",),
+            "link": ("view",),
+            "deliveryalert": ("view", "change"),
+        },
     },
     "Viewer": {
         "profiles": {"profile": ("view",), "event": ("view",), "profilemerge": ("view",)},
@@ -57,6 +69,12 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
             "frequencycap": ("view",),
             "inboundsms": ("view",),
             "keywordreview": ("view",),
+        },
+        "channels": {
+            "messagetemplate": ("view",),
+            "message": ("view",),
+            "link": ("view",),
+            "deliveryalert": ("view",),
         },
     },
 }
