@@ -25,7 +25,9 @@ def status_callback_url() -> str:
 
 
 def error_from_rest(error: TwilioRestException) -> DeliveryError:
-    code = str(error.code or f"http_{error.status}")
+    # Without a JSON body the SDK repeats the HTTP status as the code.
+    has_code = error.code and error.code != error.status
+    code = str(error.code) if has_code else f"http_{error.status}"
     transient = error.status == 429 or error.status >= 500
     return DeliveryError(
         code,

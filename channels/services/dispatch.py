@@ -8,7 +8,6 @@ no transaction waits on the network; a redelivered task finds the message claime
 sends nothing.
 """
 
-import random
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -24,8 +23,6 @@ from compliance.decide import Decision, Outcome, decide_send
 from compliance.services import normalise_address, profile_address
 from profiles.models import Profile
 
-# Deferred messages wake spread over this many seconds, not all on the same instant.
-RELEASE_SPREAD_SECONDS = 300
 FINAL_BY_OUTCOME = {
     Outcome.SKIP: MessageStatus.SKIPPED,
     Outcome.SUPPRESS: MessageStatus.SUPPRESSED,
@@ -94,9 +91,9 @@ def _hold(message: Message, decision: Decision, now: datetime) -> None:
     if message.expires_at and until >= message.expires_at:
         _finish(message.pk, MessageStatus.SKIPPED, f"expired_while_deferred:{decision.reason}")
         return
-    wake = until + timedelta(seconds=random.uniform(0, RELEASE_SPREAD_SECONDS))
+    # decide already spreads quiet-hour releases over the first minutes of the window.
     Message.objects.filter(pk=message.pk, status__in=WAITING).update(
-        status=MessageStatus.DEFERRED, scheduled_for=wake, reason=decision.reason
+        status=MessageStatus.DEFERRED, scheduled_for=until, reason=decision.reason
     )
 
 
