@@ -31,6 +31,13 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
             "link": ("view",),
             "deliveryalert": ("view",),
         },
+        "journeys": {
+            "journey": ("view", "add", "change"),
+            "step": ("view", "add", "change", "delete"),
+            "journeyversion": ("view",),
+            "enrollment": ("view",),
+            "steplog": ("view",),
+        },
     },
     "Compliance": {
         "profiles": {
@@ -56,6 +63,13 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
             "link": ("view",),
             "deliveryalert": ("view", "change"),
         },
+        "journeys": {
+            "journey": ("view",),
+            "step": ("view",),
+            "journeyversion": ("view",),
+            "enrollment": ("view",),
+            "steplog": ("view",),
+        },
     },
     "Viewer": {
         "profiles": {"profile": ("view",), "event": ("view",), "profilemerge": ("view",)},
@@ -75,6 +89,13 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
             "message": ("view",),
             "link": ("view",),
             "deliveryalert": ("view",),
+        },
+        "journeys": {
+            "journey": ("view",),
+            "step": ("view",),
+            "journeyversion": ("view",),
+            "enrollment": ("view",),
+            "steplog": ("view",),
         },
     },
 }
