@@ -48,7 +48,7 @@ def _decide_and_claim(pk: int, now: datetime) -> tuple[Message | None, Message |
         # Lock order everywhere: the profile, then its messages.
         profile = Profile.objects.select_for_update().get(pk=profile_id)
         message = (
-            Message.objects.select_for_update()
+            Message.objects.select_for_update(of=("self",))
             .select_related("template", "topic", "trigger_event")
             .get(pk=pk)
         )
