@@ -16,7 +16,7 @@ from django.db import connection, transaction
 
 from channels.models import Message, MessageStatus
 from channels.services import message_create
-from compliance.models import ConsentAction, ConsentSource
+from compliance.models import ConsentAction, ConsentSource, FrequencyCap, Topic
 from compliance.services import consent_record
 from profiles.models import Profile
 from tests.channels.factories import EmailTemplateFactory
@@ -24,7 +24,7 @@ from tests.factories import ProfileFactory
 
 pytestmark = [
     pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
 ]
 
 RACERS = 4
@@ -111,6 +111,11 @@ def _race(profile: Profile, message_ids: list[int], record) -> list[str]:
 
 @pytest.fixture
 def subscriber():
+    # Transactional tests start from an empty database: the migrations' rows are gone.
+    Topic.objects.get_or_create(key="offers", defaults={"name": "Offers and sales"})
+    FrequencyCap.objects.get_or_create(
+        key="min-gap", defaults={"name": "Minimum gap", "kind": "gap", "min_gap_minutes": 60}
+    )
     profile = ProfileFactory(email="ada@example.com")
     consent_record(
         profile=profile, channel="email", action=ConsentAction.OPT_IN, source=ConsentSource.ADMIN
