@@ -35,7 +35,8 @@ def fresh_database(kind: str) -> str:
         return f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
     import psycopg
 
-    with psycopg.connect(PG_ADMIN_URL.replace("postgres://", "postgresql://"), autocommit=True) as c:
+    admin_url = PG_ADMIN_URL.replace("postgres://", "postgresql://")
+    with psycopg.connect(admin_url, autocommit=True) as c:
         c.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
         c.execute(f"CREATE DATABASE {PG_DB}")
     return f"postgres://postgres@127.0.0.1:5432/{PG_DB}"
@@ -60,9 +61,13 @@ def setup_django(url: str) -> None:
     django.setup()
 
 
+def _phone(i: int) -> str:
+    return f"+1415{200 + i // 10000:03d}{i % 10000:04d}"
+
+
 def seed(count: int) -> list:
     from channels.models import Message, MessageTemplate
-    from compliance.models import ConsentStatus, ConsentSource, Subscription, Topic
+    from compliance.models import ConsentSource, ConsentStatus, Subscription, Topic
     from compliance.services import consent_record
     from profiles.models import Profile
 
@@ -77,7 +82,7 @@ def seed(count: int) -> list:
         sms_body="{{ brand }}: hi {{ first_name }}, 20% off https://shop.example.com/sale",
     )  # fmt: skip
     Profile.objects.bulk_create(
-        Profile(email=f"b{i}@example.com", phone=f"+1415{200 + i // 10000:03d}{i % 10000:04d}" if i % 2 else None,
+        Profile(email=f"b{i}@example.com", phone=_phone(i) if i % 2 else None,
                 first_name=f"P{i}", time_zone="America/Chicago")
         for i in range(count)
     )  # fmt: skip
