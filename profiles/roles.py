@@ -26,6 +26,12 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
             "inboundsms": ("view",),
             "keywordreview": ("view",),
         },
+        "channels": {
+            "messagetemplate": ("view", "add", "change"),
+            "message": ("view",),
+            "link": ("view",),
+            "deliveryalert": ("view",),
+        },
         "journeys": {
             "journey": ("view", "add", "change"),
             "step": ("view", "add", "change", "delete"),
@@ -53,6 +59,12 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
             "inboundsms": ("view",),
             "keywordreview": ("view", "change"),
         },
+        "channels": {
+            "messagetemplate": ("view",),
+            "message": ("view",),
+            "link": ("view",),
+            "deliveryalert": ("view", "change"),
+        },
         "journeys": {
             "journey": ("view",),
             "step": ("view",),
@@ -78,6 +90,12 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
             "frequencycap": ("view",),
             "inboundsms": ("view",),
             "keywordreview": ("view",),
+        },
+        "channels": {
+            "messagetemplate": ("view",),
+            "message": ("view",),
+            "link": ("view",),
+            "deliveryalert": ("view",),
         },
         "journeys": {
             "journey": ("view",),
