@@ -38,10 +38,16 @@ def engagement_with(
     """
     names = event_names(kinds)
     events = Event.objects.filter(profile_id=profile_id, name__in=names - REPLY_EVENTS)
-    events = events.filter(properties__message_id=message["id"])
-    if not include_machine_opens:
-        events = events.exclude(properties__machine_open=True)
-    found = events.order_by("occurred_at").first()
+    events = events.filter(properties__message_id=message["id"]).order_by("occurred_at")
+    # Filtered here: a JSON exclude treats a missing key differently on each database.
+    found = next(
+        (
+            e
+            for e in events
+            if include_machine_opens or not (e.properties or {}).get("machine_open")
+        ),
+        None,
+    )
     if found is None and names & REPLY_EVENTS and message.get("channel") == "sms":
         sent_at = datetime.fromisoformat(message["at"])
         found = (

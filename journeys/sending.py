@@ -45,7 +45,7 @@ def send(ctx, *, channel: str, template_key: str, expiry: timedelta) -> SendRepo
         profile=ctx.profile,
         idempotency_key=idempotency_key(ctx),
         template=template,
-        context=ctx.enrollment.context,
+        context=ctx.enrollment.context.get("properties", {}),
         expires_at=ctx.started_at + expiry,
         source_kind="journey",
         source_id=ctx.enrollment.pk,

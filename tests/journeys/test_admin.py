@@ -112,8 +112,9 @@ def test_journeys_tick_command_and_setup_schedules_are_idempotent(capsys, at_sta
     assert "1 enrollments, 1 steps" in capsys.readouterr().out
     call_command("setup_schedules")
     call_command("setup_schedules")
-    assert list(Schedule.objects.values_list("name", "func")) == [
-        ("journeys-tick", "journeys.tasks.tick")
+    assert sorted(Schedule.objects.values_list("name", "func")) == [
+        ("channels.sweep", "channels.tasks.sweep"),
+        ("journeys-tick", "journeys.tasks.tick"),
     ]
 
 

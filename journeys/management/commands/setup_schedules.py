@@ -11,6 +11,10 @@ class Command(BaseCommand):
     help = "Create or update the django-q2 schedules (idempotent: run on every deploy)."
 
     def handle(self, *args, **options):
+        from channels.tasks import ensure_schedules
+
+        ensure_schedules()
+        self.stdout.write("updated channels.sweep: channels.tasks.sweep every 1 min")
         for name, (func, minutes) in SCHEDULES.items():
             _, created = Schedule.objects.update_or_create(
                 name=name,
