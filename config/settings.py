@@ -211,6 +211,12 @@ API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1_048_576)
 API_MAX_BATCH_ITEMS = env.int("API_MAX_BATCH_ITEMS", default=1000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(API_MAX_BODY_BYTES, 2_621_440)
 
+# --- Journeys --------------------------------------------------------------------------------
+# Demo only: divide every journey wait, engagement window and send expiry by this (60 turns
+# an hour into a minute, so the abandoned-cart flow plays out in about an hour). Keep 1 in
+# production. Quiet hours and frequency caps always run on real time.
+JOURNEY_TIME_SCALE = env.float("JOURNEY_TIME_SCALE", default=1.0)
+
 # --- Cache (rate limits, adapter send pacing) -------------------------------------------------
 # Shared across processes with Redis; per process otherwise (one machine, one web process).
 CACHES = {

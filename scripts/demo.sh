@@ -5,12 +5,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export DEBUG="${DEBUG:-true}"
+# An hour of journey time passes in a minute (waits, engagement windows); 1 = real time.
+export JOURNEY_TIME_SCALE="${JOURNEY_TIME_SCALE:-60}"
 ADDRESS="${DEMO_ADDRESS:-127.0.0.1:8000}"
 PY=.venv/bin/python
 
 $PY manage.py migrate --noinput
 $PY manage.py seed_demo
+$PY manage.py setup_schedules >/dev/null
+$PY manage.py install_journey_templates >/dev/null
 LOGIN="$($PY manage.py demo_admin)"
+TOKEN="$($PY manage.py create_api_token "demo shop" 2>/dev/null)"
 
 pids=()
 stop() {
@@ -36,6 +41,11 @@ cat <<BANNER
   Tandem demo is starting on http://$ADDRESS/admin/
   $LOGIN
   Task queue: django-q2 cluster running (admin: Task queue). Ctrl-C stops everything.
+  Journeys run $JOURNEY_TIME_SCALE times faster than real time (JOURNEY_TIME_SCALE).
+  API token for this run: $TOKEN
+    curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+      -d '{"userId":"demo-star","event":"Checkout Started","properties":{"product":"Blue mug"}}' \
+      http://$ADDRESS/api/v1/track
 
 BANNER
 wait -n

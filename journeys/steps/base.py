@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 if TYPE_CHECKING:
@@ -86,6 +87,12 @@ class Result:
     @classmethod
     def end(cls, outcome: str, reason: str = "") -> Result:
         return cls("end", outcome, reason)
+
+
+def scaled(duration: timedelta) -> timedelta:
+    """A journey duration under JOURNEY_TIME_SCALE (demo only: 60 makes an hour a minute)."""
+    scale = getattr(settings, "JOURNEY_TIME_SCALE", 1) or 1
+    return duration / scale if scale != 1 else duration
 
 
 def _plain(value: Any) -> Any:

@@ -7,7 +7,7 @@ from datetime import timedelta
 from django import forms
 
 from journeys.engagement import engagement_with
-from journeys.steps.base import Context, Result, StepSpec, StepType, register
+from journeys.steps.base import Context, Result, StepSpec, StepType, register, scaled
 
 
 class SendForm(forms.Form):
@@ -40,7 +40,7 @@ class Send(StepType):
                 return Result.go(ctx.spec.next, "skipped", f"engaged with {earlier}")
         if ctx.dry_run:
             return Result.go(ctx.spec.next, "sent", sending.dry_run(ctx, self.channel))
-        expiry = timedelta(hours=s.get("expiry_hours") or 24)
+        expiry = scaled(timedelta(hours=s.get("expiry_hours") or 24))
         report = sending.send(ctx, channel=self.channel, template_key=s["template"], expiry=expiry)
         if report.waiting_until:
             return Result.wait(report.waiting_until, "deferred", report.reason)
@@ -101,7 +101,7 @@ class WaitForEngagement(StepType):
 
     def run(self, ctx: Context) -> Result:
         s = ctx.spec.settings
-        deadline = ctx.started_at + timedelta(hours=s["hours"])
+        deadline = ctx.started_at + scaled(timedelta(hours=s["hours"]))
         message = ctx.state.get("messages", {}).get(s["step"])
         if message:
             kinds = [k for k in ("opened", "clicked", "replied") if s.get(k)]

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from django import forms
 from django.conf import settings
 
-from journeys.steps.base import Context, Result, StepSpec, StepType, register
+from journeys.steps.base import Context, Result, StepSpec, StepType, register, scaled
 
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
@@ -38,10 +38,12 @@ def person_zone(profile) -> ZoneInfo:
 
 def wake_at(started: datetime, values: dict, zone: ZoneInfo) -> datetime:
     """The instant the wait ends: the duration, then the weekday, then the time of day."""
-    duration = timedelta(
-        days=values.get("days") or 0,
-        hours=values.get("hours") or 0,
-        minutes=values.get("minutes") or 0,
+    duration = scaled(
+        timedelta(
+            days=values.get("days") or 0,
+            hours=values.get("hours") or 0,
+            minutes=values.get("minutes") or 0,
+        )
     )
     local = (started + duration).astimezone(zone)
     if weekday := values.get("weekday"):

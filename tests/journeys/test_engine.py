@@ -298,3 +298,11 @@ def test_a_step_that_raises_fails_that_enrollment_only(at_start, monkeypatch):
     assert refresh(good).status == EnrollmentStatus.EXITED
     assert refresh(bad).status == EnrollmentStatus.FAILED
     assert timezone.now() == START
+
+
+def test_the_demo_time_scale_shortens_waits(at_start, settings):
+    settings.JOURNEY_TIME_SCALE = 60
+    journey = make_journey([{"key": "w", "type": "wait", "settings": {"hours": 4}}])
+    enrollment = enter(journey)
+    engine.tick()
+    assert refresh(enrollment).next_run_at == START + timedelta(minutes=4)

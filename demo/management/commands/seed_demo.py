@@ -17,6 +17,14 @@ DISCLOSURES = {
 }
 
 
+# The person the README's walk-throughs use (userId "demo-star" in the API examples).
+STAR = {
+    "external_id": "demo-star", "email": "dana.demo@example.com", "phone": "+12125550199",
+    "first_name": "Dana", "last_name": "Demo", "time_zone": "America/New_York",
+    "country": "US", "locale": "en-US", "traits": {"loyalty_tier": "gold", "demo": True},
+}  # fmt: skip
+
+
 class Command(BaseCommand):
     help = "Seed demo profiles with events (idempotent: skips when demo data exists)."
 
@@ -52,7 +60,18 @@ class Command(BaseCommand):
         ]
         Event.objects.bulk_create(events, batch_size=500)
         self._consent(rng)
-        return len(people)
+        self._star(disclosure_for=DisclosureText.objects.filter(key__startswith="demo-signup-"))
+        return len(people) + 1
+
+    def _star(self, *, disclosure_for) -> None:
+        """One known person, subscribed to both channels, for the walk-throughs."""
+        star = Profile.objects.create(**STAR)
+        for channel in ("email", "sms"):
+            consent_record(
+                profile=star, channel=channel, action="opt_in", source="signup_form",
+                disclosure=disclosure_for.get(channel=channel),
+                evidence={"demo": True, "ip": "198.51.100.7", "user_agent": "seed_demo"},
+            )  # fmt: skip
 
     def _consent(self, rng: random.Random) -> None:
         disclosures = {
