@@ -216,6 +216,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = max(API_MAX_BODY_BYTES, 2_621_440)
 # an hour into a minute, so the abandoned-cart flow plays out in about an hour). Keep 1 in
 # production. Quiet hours and frequency caps always run on real time.
 JOURNEY_TIME_SCALE = env.float("JOURNEY_TIME_SCALE", default=1.0)
+# A tick's claim on an enrollment lasts this long; a killed worker's people are picked up
+# by another tick after it. Longer than a batch takes.
+JOURNEYS_LEASE_SECONDS = env.int("JOURNEYS_LEASE_SECONDS", default=300)
 
 # --- Cache (rate limits, adapter send pacing) -------------------------------------------------
 # Shared across processes with Redis; per process otherwise (one machine, one web process).

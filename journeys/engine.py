@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -26,7 +27,7 @@ from journeys.steps import Context, Result, registry
 
 logger = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=5)
+LEASE = timedelta(minutes=5)  # default; JOURNEYS_LEASE_SECONDS overrides
 MAX_STEPS_PER_RUN = 50  # validation forbids loops without a wait; this is the safety net
 TERMINAL = {"exited": EnrollmentStatus.EXITED, "completed": EnrollmentStatus.COMPLETED,
             "failed": EnrollmentStatus.FAILED}  # fmt: skip
@@ -74,12 +75,19 @@ def claim(*, limit: int, now=None, ids: list[int] | None = None) -> list[Enrollm
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True, of=("self",))
         picked = list(due.order_by("next_run_at").values_list("pk", flat=True)[:limit])
-        Enrollment.objects.filter(pk__in=picked).update(lease_token=token, lease_until=now + LEASE)
+        lease_until = now + lease()
+        Enrollment.objects.filter(pk__in=picked).update(lease_token=token, lease_until=lease_until)
     return list(
         Enrollment.objects.filter(pk__in=picked, lease_token=token).select_related(
             "journey", "version", "profile"
         )
     )
+
+
+def lease() -> timedelta:
+    """How long a claim holds: longer than a batch can take, short enough to recover fast."""
+    seconds = getattr(settings, "JOURNEYS_LEASE_SECONDS", None)
+    return timedelta(seconds=seconds) if seconds else LEASE
 
 
 def run_batch(batch: list[Enrollment], report: TickReport, *, now=None) -> None:

@@ -286,7 +286,7 @@ def test_a_claimed_enrollment_is_not_claimed_twice_until_its_lease_expires(at_st
     first = engine.claim(limit=10)
     assert [e.pk for e in first] == [enrollment.pk]
     assert engine.claim(limit=10) == []
-    at_start.move_to(START + engine.LEASE + timedelta(seconds=1))
+    at_start.move_to(START + engine.lease() + timedelta(seconds=1))
     assert [e.pk for e in engine.claim(limit=10)] == [enrollment.pk]  # the worker died
 
 
