@@ -12,6 +12,7 @@ from compliance.models import DisclosureText
 
 EMAIL_MARKETING = "email-marketing"
 SMS_MARKETING = "sms-marketing"
+SMS_NEW_NUMBER = "sms-marketing-new-number"
 
 # Changing a wording here creates a new version on first use; old versions stay stored.
 WORDING = {
@@ -25,6 +26,13 @@ WORDING = {
         "By checking this box, I agree to receive recurring automated marketing text "
         "messages ({program}) from {sms_brand} at the number provided. Consent is not a "
         "condition of purchase. {frequency}. Msg & data rates may apply. Reply HELP for "
+        "help, STOP to cancel.",
+    ),
+    SMS_NEW_NUMBER: (
+        "sms",
+        "When I reply YES to the confirmation text, I agree to receive recurring automated "
+        "marketing text messages ({program}) from {sms_brand} at this number. Consent is not "
+        "a condition of purchase. {frequency}. Msg & data rates may apply. Reply HELP for "
         "help, STOP to cancel.",
     ),
 }

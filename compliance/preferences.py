@@ -14,7 +14,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from compliance import notify
-from compliance.disclosures import SMS_MARKETING, disclosure_current, sms_confirmation_text
+from compliance.disclosures import (
+    SMS_MARKETING,
+    SMS_NEW_NUMBER,
+    disclosure_current,
+    sms_confirmation_text,
+)
 from compliance.models import (
     Category,
     ConsentAction,
@@ -209,7 +214,7 @@ def _phone_replace(profile: Profile, old: str, number: str, evidence: dict[str, 
         _record(profile, Channel.SMS, ConsentAction.OPT_OUT, {**evidence, "replaced_by": number})
     profile.phone = number
     profile.save(update_fields=["phone", "updated_at"])
-    disclosure = disclosure_current(key=SMS_MARKETING)
+    disclosure = disclosure_current(key=SMS_NEW_NUMBER)
     _record(
         profile, Channel.SMS, ConsentAction.PENDING, evidence, address=number, disclosure=disclosure
     )

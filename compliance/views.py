@@ -12,7 +12,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from compliance import forms, preferences, signup, tokens
-from compliance.disclosures import SMS_MARKETING, brand, disclosure_wording
+from compliance.disclosures import SMS_MARKETING, SMS_NEW_NUMBER, brand, disclosure_wording
+from compliance.models import Topic
 from compliance.ratelimit import rate_limited
 from profiles.identity import IdentityError
 
@@ -70,6 +71,7 @@ def _preferences_render(request, profile, context: dict) -> HttpResponse:
             "preference": preference,
             "paused": paused,
             "sms_disclosure": disclosure_wording(SMS_MARKETING),
+            "new_number_disclosure": disclosure_wording(SMS_NEW_NUMBER),
             **context,
         },
     )
@@ -152,7 +154,9 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         return _invalid_link(request)
     profile = target.profile
     if request.method == "GET":
-        return _render(request, "compliance/unsubscribe.html", {"profile": profile})
+        topic = Topic.objects.filter(key=target.topic).first() if target.topic else None
+        context = {"profile": profile, "topic": topic}
+        return _render(request, "compliance/unsubscribe.html", context)
     if request.POST.get("List-Unsubscribe") != "One-Click":
         return _render(request, "compliance/bad_request.html", status=400)
     preferences.link_unsubscribe(

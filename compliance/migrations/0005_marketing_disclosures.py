@@ -15,6 +15,13 @@ WORDING = {
         "condition of purchase. {frequency}. Msg & data rates may apply. Reply HELP for "
         "help, STOP to cancel.",
     ),
+    "sms-marketing-new-number": (
+        "sms",
+        "When I reply YES to the confirmation text, I agree to receive recurring automated "
+        "marketing text messages ({program}) from {sms_brand} at this number. Consent is not "
+        "a condition of purchase. {frequency}. Msg & data rates may apply. Reply HELP for "
+        "help, STOP to cancel.",
+    ),
 }
 
 

@@ -8,7 +8,12 @@ from django.core import mail
 from django.test import Client
 
 from compliance import notify
-from compliance.disclosures import EMAIL_MARKETING, SMS_MARKETING, disclosure_wording
+from compliance.disclosures import (
+    EMAIL_MARKETING,
+    SMS_MARKETING,
+    SMS_NEW_NUMBER,
+    disclosure_wording,
+)
 from compliance.forms import PreferencesForm
 from compliance.models import (
     ConsentEvent,
@@ -220,7 +225,8 @@ def test_a_new_phone_number_is_pending_until_yes_and_gets_a_confirmation_text(cl
         "pending",
         "preference_centre",
     )
-    assert pending.evidence["ip"] == IP and pending.disclosure.key == SMS_MARKETING
+    assert pending.evidence["ip"] == IP
+    assert pending.disclosure.text == disclosure_wording(SMS_NEW_NUMBER)
     assert (old_out.address, old_out.action) == (old, "opt_out")
     assert [t["address"] for t in texts] == [NEW_MOBILE]
     body = texts[0]["body"]
@@ -349,8 +355,10 @@ def test_one_click_multipart_post_unsubscribes_at_once_with_200():
 
 def test_a_topic_link_unsubscribes_only_that_topic(client):
     profile = subscribed()
+    url = path_of(unsubscribe_url(profile, topic="news"))
 
-    client.post(path_of(unsubscribe_url(profile, topic="news")), {"List-Unsubscribe": "One-Click"})
+    assert "News and new arrivals" in client.get(url).content.decode()
+    client.post(url, {"List-Unsubscribe": "One-Click"})
 
     assert consent_status(profile=profile, channel="email", topic="news") == "unsubscribed"
     assert consent_status(profile=profile, channel="email", topic="offers") == "subscribed"
