@@ -47,16 +47,38 @@ class PreferencesForm(forms.Form):
                 )
 
     def channel_sections(self) -> list[dict]:
-        """Per channel: its switch, its topic boxes and its state, for the template."""
+        """Per channel: its switch, its topic boxes and its state, for the template.
+
+        Plain values rather than widgets: the page is the hot path, and Django's widget
+        templates cost more than the rest of the page together.
+        """
         return [
             {
                 "channel": channel,
                 "name": CHANNEL_NAMES[channel],
-                "switch": self[channel],
-                "topics": [self[topic_field_name(channel, t.key)] for t in self.state.topics],
+                "switch": self._box(channel),
+                "topics": [self._box(topic_field_name(channel, t.key)) for t in self.state.topics],
                 "status": self.state.channel(channel),
             }
             for channel in (Channel.EMAIL, Channel.SMS)
+        ]
+
+    def _box(self, name: str) -> dict:
+        bound = self[name]
+        return {
+            "name": bound.html_name,
+            "id": bound.auto_id,
+            "checked": bool(bound.value()),
+            "label": bound.label,
+            "help": bound.help_text,
+        }
+
+    def primary_choices(self) -> list[dict]:
+        current = self["primary_channel"].value() or ""
+        return [
+            {"value": value, "label": label, "id": f"id_primary_{value or 'none'}"}
+            | {"checked": value == current}
+            for value, label in PRIMARY_CHOICES
         ]
 
     def changes(self) -> tuple[dict[str, bool], dict[tuple[str, str], bool], str | None]:

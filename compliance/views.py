@@ -70,6 +70,7 @@ def _preferences_render(request, profile, context: dict) -> HttpResponse:
             "profile": profile,
             "preference": preference,
             "paused": paused,
+            "pause_weeks": preferences.PAUSE_WEEKS,
             "sms_disclosure": disclosure_wording(SMS_MARKETING),
             "new_number_disclosure": disclosure_wording(SMS_NEW_NUMBER),
             **context,
