@@ -9,9 +9,11 @@ one.
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.db.models import Q
+from django.utils import timezone
 
 from compliance import notify
 from compliance.disclosures import (
@@ -26,6 +28,9 @@ from compliance.services import consent_record, consent_status
 from compliance.tokens import confirm_url
 from profiles.models import Channel, Profile
 from profiles.services import profile_upsert
+
+# A public form must not become a way to flood someone's phone or inbox with confirmations.
+RESEND_AFTER = timedelta(minutes=10)
 
 
 @dataclass
@@ -86,8 +91,15 @@ def _signup_profiles(*, email, phone, names) -> tuple[Profile | None, Profile | 
 
 
 def _ask(profile: Profile, channel: str, address: str, evidence: dict) -> ConsentEvent:
-    """A pending consent row, then the confirmation, unless already subscribed."""
+    """A pending consent row, then the confirmation unless subscribed or asked just now."""
     current = consent_status(profile=profile, channel=channel)
+    just_sent = ConsentEvent.objects.filter(
+        address=address,
+        channel=channel,
+        action=ConsentAction.PENDING,
+        source=ConsentSource.SIGNUP_FORM,
+        occurred_at__gte=timezone.now() - RESEND_AFTER,
+    ).exists()
     key = EMAIL_MARKETING if channel == Channel.EMAIL else SMS_MARKETING
     event = consent_record(
         profile=profile,
@@ -100,7 +112,7 @@ def _ask(profile: Profile, channel: str, address: str, evidence: dict) -> Consen
     )
     # Refused pending rows (the person opted out before) still get a confirmation: only
     # their own confirmation may lift their opt-out.
-    if current != ConsentStatus.SUBSCRIBED:
+    if current != ConsentStatus.SUBSCRIBED and not just_sent:
         _send_confirmation(profile, channel, event.address)
     return event
 

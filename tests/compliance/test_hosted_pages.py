@@ -585,6 +585,25 @@ def test_an_already_subscribed_address_gets_no_second_confirmation(client):
     assert response.status_code == 200 and mail.outbox == []
 
 
+def test_a_second_signup_within_ten_minutes_sends_no_second_confirmation(client, texts):
+    with time_machine.travel(datetime(2026, 3, 2, 15, 0, tzinfo=UTC), tick=False):
+        signup(
+            client, email="ada@example.com", phone=NEW_MOBILE, email_consent="on", sms_consent="on"
+        )
+    with time_machine.travel(datetime(2026, 3, 2, 15, 9, tzinfo=UTC), tick=False):
+        signup(
+            client, email="ada@example.com", phone=NEW_MOBILE, email_consent="on", sms_consent="on"
+        )
+    assert (len(mail.outbox), len(texts)) == (1, 1)
+    with time_machine.travel(datetime(2026, 3, 2, 15, 20, tzinfo=UTC), tick=False):
+        signup(
+            client, email="ada@example.com", phone=NEW_MOBILE, email_consent="on", sms_consent="on"
+        )
+
+    assert (len(mail.outbox), len(texts)) == (2, 2)
+    assert ConsentEvent.objects.filter(action="pending").count() == 6
+
+
 def test_a_new_brand_name_stores_a_new_disclosure_version(client, settings, texts):
     settings.SMS_BRAND_NAME = "Acme Outfitters"
 
