@@ -5,6 +5,7 @@ request's evidence; these sources belong to the person, so they may lift their o
 opt-out or STOP. Each service returns the changes in words, for the page to show.
 """
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -66,8 +67,25 @@ class PreferenceState:
             return None
 
 
+# The topic list changes a few times a year and every page view reads it: each process
+# keeps it for a minute (an admin's edit shows within TOPICS_TTL seconds).
+TOPICS_TTL = 60.0
+_topics_cache: tuple[float, list[Topic]] = (0.0, [])
+
+
 def marketing_topics() -> list[Topic]:
-    return list(Topic.objects.filter(is_active=True, category=Category.MARKETING))
+    global _topics_cache
+    read_at, topics = _topics_cache
+    if time.monotonic() - read_at > TOPICS_TTL:
+        topics = list(Topic.objects.filter(is_active=True, category=Category.MARKETING))
+        _topics_cache = (time.monotonic(), topics)
+    return topics
+
+
+def marketing_topics_forget() -> None:
+    """Drop the cached list (tests, or right after an edit in this process)."""
+    global _topics_cache
+    _topics_cache = (0.0, [])
 
 
 def preferences_read(*, profile: Profile) -> PreferenceState:

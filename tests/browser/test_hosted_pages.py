@@ -4,6 +4,7 @@ import pytest
 from django.core import mail
 
 from compliance.models import ConsentEvent
+from compliance.preferences import marketing_topics_forget
 from compliance.services import consent_record, consent_status
 from compliance.tokens import preferences_url, unsubscribe_url
 from profiles.models import Profile
@@ -16,6 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def links_to_the_live_server(settings, live_server):
     settings.PUBLIC_BASE_URL = live_server.url
     settings.HOSTED_PAGES_RATE_PER_MINUTE = 100_000
+    marketing_topics_forget()  # each transactional test ends with the tables flushed
 
 
 def test_a_person_turns_sms_off_and_the_ledger_shows_it(page, live_server, admin_login):

@@ -22,7 +22,7 @@ from compliance.models import (
     DisclosureText,
     Suppression,
 )
-from compliance.preferences import preferences_read
+from compliance.preferences import marketing_topics_forget, preferences_read
 from compliance.services import consent_record, consent_status
 from compliance.tokens import (
     PREFERENCES,
@@ -44,6 +44,7 @@ NEW_MOBILE = "+14155550199"
 @pytest.fixture(autouse=True)
 def generous_rate_limit(settings):
     settings.HOSTED_PAGES_RATE_PER_MINUTE = 100_000
+    marketing_topics_forget()  # transactional tests elsewhere flush the seeded topics
 
 
 @pytest.fixture
