@@ -122,7 +122,7 @@ def preferences_update(
         by_key = {topic.key: topic for topic in state.topics}
         for (channel, key), wanted in topics.items():
             action = ConsentAction.OPT_IN if wanted else ConsentAction.OPT_OUT
-            if key in by_key and profile_address(profile, channel):
+            if key in by_key and _can_record(profile, channel, wanted):
                 _record(profile, channel, action, evidence, topic=by_key[key])
                 verb = "on" if wanted else "off"
                 changes.append(f"{CHANNEL_NAMES[channel]}: {by_key[key].name} turned {verb}.")
@@ -141,9 +141,19 @@ def _channel_change(state: PreferenceState, channel: str, wanted: bool, evidence
         return [f"{name}: unsubscribed from all marketing."]
     if channel == Channel.SMS and current == ConsentStatus.PENDING:
         return [f"{name}: still waiting for your YES reply to the confirmation text."]
+    if not _can_record(profile, channel, wanted):
+        return [f"{name}: texts need a mobile number; add one below."]
     disclosure = disclosure_current(key=SMS_MARKETING) if channel == Channel.SMS else None
     _record(profile, channel, ConsentAction.OPT_IN, evidence, disclosure=disclosure)
     return [f"{name}: subscribed."]
+
+
+def _can_record(profile: Profile, channel: str, wanted: bool) -> bool:
+    """An address to record on; an SMS opt-in also needs it to be a mobile number."""
+    address = profile_address(profile, channel)
+    if channel == Channel.SMS and wanted and address:
+        return is_mobile(address)
+    return bool(address)
 
 
 def _primary_change(profile: Profile, primary_channel: str) -> list[str]:

@@ -161,6 +161,18 @@ def test_a_person_who_texted_stop_can_subscribe_again_here(client):
     assert event.disclosure.text == disclosure_wording(SMS_MARKETING)
 
 
+def test_sms_cannot_be_turned_on_for_a_landline(client):
+    profile = subscribed(phone=LANDLINE)
+
+    response = client.post(path_of(preferences_url(profile)), form_data(profile, sms=True))
+
+    assert response.status_code == 302
+    assert consent_status(profile=profile, channel="sms") == "never"
+    assert ConsentEvent.objects.filter(profile=profile, channel="sms").count() == 0
+    shown = client.get(response["Location"]).content.decode()
+    assert "Text messages: texts need a mobile number; add one below." in shown
+
+
 def test_primary_channel_is_saved(client):
     profile = subscribed()
 
