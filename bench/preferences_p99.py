@@ -202,6 +202,8 @@ def report(result: Result, args: argparse.Namespace) -> str:
     verdict = (
         "met" if p99 <= TARGET_P99_MS and result.statuses["200"] == result.planned else "NOT met"
     )
+    if args.rate != TARGET_RATE:
+        verdict = f"not comparable (run at {args.rate:g} req/s; {verdict} at this rate)"
     achieved = len(result.latencies) / result.wall_seconds if result.wall_seconds else 0
     wall = result.wall_seconds or 1
     cores = os.cpu_count() or 1
@@ -214,14 +216,21 @@ def report(result: Result, args: argparse.Namespace) -> str:
             f" ({achieved:.0f} req/s offered {args.rate:g}/s; gunicorn {args.workers} sync "
             f"workers; {args.profiles:,} profiles); answers: "
             + ", ".join(f"{n} x {s}" for s, n in result.statuses.most_common()),
-            f"    CPU: {result.machine_busy * cores:.2f} of {cores} cores busy; load generator "
-            f"{result.client_cpu / wall:.2f}, gunicorn {result.server_cpu / wall:.2f}"
-            + (
-                f", postgres {result.database_cpu / wall:.2f}"
-                if result.database == "postgres"
-                else ""
-            ),
+            cpu_line(result, cores, wall),
         ]
+    )
+
+
+def cpu_line(result: Result, cores: int, wall: float) -> str:
+    used = {"load generator": result.client_cpu / wall, "gunicorn": result.server_cpu / wall}
+    if result.database == "postgres":
+        used["postgres backends"] = result.database_cpu / wall
+    busy = result.machine_busy * cores
+    other = max(0.0, busy - sum(used.values()))
+    return (
+        f"    CPU: {busy:.2f} of {cores} cores busy = "
+        + ", ".join(f"{name} {value:.2f}" for name, value in used.items())
+        + f", other processes/OS {other:.2f}"
     )
 
 
