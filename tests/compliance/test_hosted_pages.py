@@ -407,11 +407,13 @@ def test_a_post_without_the_one_click_field_is_400_and_changes_nothing(client):
     assert consent_status(profile=profile, channel="email") == "subscribed"
 
 
-@pytest.mark.parametrize("kind", ["tampered", "retired", "other purpose"])
+@pytest.mark.parametrize("kind", ["tampered", "retired", "other purpose", "names nobody"])
 def test_a_bad_unsubscribe_link_is_404_and_changes_nothing(client, kind):
     profile = subscribed()
     url = path_of(unsubscribe_url(profile))
-    if kind == "tampered":
+    if kind == "names nobody":
+        url = path_of(unsubscribe_url(Profile(pk=987654)))
+    elif kind == "tampered":
         url = url.replace(url.split("/")[2], url.split("/")[2][:-3] + "xyz")
     elif kind == "retired":
         rotate(profile)
