@@ -7,8 +7,9 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.text import Truncator
 
-from compliance import services
+from compliance import services, sms_inbound
 from compliance.evidence import evidence_pack
 from compliance.models import (
     ConsentAction,
@@ -17,6 +18,8 @@ from compliance.models import (
     ContactPreference,
     DisclosureText,
     FrequencyCap,
+    InboundSms,
+    KeywordReview,
     Subscription,
     Suppression,
     Topic,
@@ -168,3 +171,69 @@ class ContactPreferenceAdmin(ReadOnlyAdmin):
     list_filter = ["primary_channel"]
     search_fields = ["profile__email", "profile__phone", "profile__external_id"]
     list_select_related = ["profile"]
+
+
+@admin.register(InboundSms)
+class InboundSmsAdmin(ReadOnlyAdmin):
+    """Every verified inbound text, once per MessageSid, with what it did."""
+
+    list_display = ["received_at", "from_number", "to_number", "message", "kind", "outcome"]
+    list_filter = ["kind", "received_at"]
+    search_fields = ["from_number", "message_sid", "body"]
+    date_hierarchy = "received_at"
+    show_full_result_count = False
+
+    @admin.display(description="Message")
+    def message(self, obj: InboundSms) -> str:
+        return Truncator(obj.body).chars(60)
+
+
+@admin.action(description="Treat as opt-out (records it on the ledger)", permissions=["change"])
+def treat_as_opt_out(modeladmin, request, queryset):
+    settle(request, queryset, sms_inbound.keyword_review_opt_out, "treated as opt-outs")
+
+
+@admin.action(description="Not an opt-out (SMS marketing resumes)", permissions=["change"])
+def not_an_opt_out(modeladmin, request, queryset):
+    settle(request, queryset, sms_inbound.keyword_review_dismiss, "dismissed")
+
+
+def settle(request, queryset, service, verb: str) -> None:
+    reviews = queryset.select_related("inbound", "profile")
+    done = sum(service(review=review, actor=request.user) for review in reviews)
+    messages.success(request, f"{done} review(s) {verb}.")
+    if skipped := len(reviews) - done:
+        messages.warning(request, f"{skipped} review(s) were already settled; left as they were.")
+
+
+@admin.register(KeywordReview)
+class KeywordReviewAdmin(admin.ModelAdmin):
+    """The review list: unclear replies that may be opt-outs; SMS marketing waits on each."""
+
+    list_display = ["created_at", "address", "message", "profile", "status", "reviewed_by",
+                    "reviewed_at", "note"]  # fmt: skip
+    list_filter = ["status", "created_at", "reviewed_at"]
+    search_fields = ["address", "inbound__body", "inbound__message_sid"]
+    list_select_related = ["inbound", "profile", "reviewed_by"]
+    actions = [treat_as_opt_out, not_an_opt_out]
+
+    @admin.display(description="Message")
+    def message(self, obj: KeywordReview) -> str:
+        return Truncator(obj.inbound.body).chars(80)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        # The actions need "change"; a single review is read, never edited by hand.
+        return obj is None and super().has_change_permission(request)
+
+    def changelist_view(self, request, extra_context=None):
+        open_count = sms_inbound.keyword_reviews_open()
+        title = f"Keyword review: {open_count} open"
+        if open_count:
+            title += " (SMS marketing to these numbers is paused)"
+        return super().changelist_view(request, {"title": title, **(extra_context or {})})

@@ -12,3 +12,4 @@ class ComplianceConfig(AppConfig):
         hooks.register_timeline_source("consent", timeline.consent_entries)
         hooks.register_merge_handler(services.merge_subscriptions)
         hooks.register_merge_handler(merging.merge_preferences)
+        hooks.register_merge_handler(merging.merge_reviews)

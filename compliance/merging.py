@@ -1,6 +1,6 @@
-"""Merge hook for the one-per-profile preference row."""
+"""Merge hooks for compliance rows the generic move cannot see or would break."""
 
-from compliance.models import ContactPreference
+from compliance.models import ContactPreference, KeywordReview
 from profiles.models import Profile
 
 
@@ -18,3 +18,8 @@ def merge_preferences(survivor: Profile, absorbed: Profile) -> None:
     mine.token_version = max(mine.token_version, theirs.token_version) + 1
     mine.save()
     theirs.delete()
+
+
+def merge_reviews(survivor: Profile, absorbed: Profile) -> None:
+    """Keyword reviews have no reverse accessor, so the generic move would not see them."""
+    KeywordReview.objects.filter(profile=absorbed).update(profile=survivor)

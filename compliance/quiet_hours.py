@@ -8,6 +8,7 @@ apply: the federal row plus the rows of every state the recipient may be in.
 import bisect
 import hashlib
 import json
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ import phonenumbers
 from django.conf import settings
 from phonenumbers import geocoder
 from phonenumbers import timezone as phone_timezone
+from phonenumbers.geodata import GEOCODE_DATA
 from phonenumbers.tzdata import TIMEZONE_DATA
 
 RULES_PATH = Path(__file__).with_name("data") / "quiet_hours_rules.json"
@@ -36,6 +38,7 @@ US_SPAN_ZONES = tuple(
 )
 DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat")
 ALL_DAY = (0, 24 * 60)
+NANP_E164 = re.compile(r"\+1[2-9]\d{2}[2-9]\d{6}")
 
 Window = tuple[int, int]
 Week = tuple[Window | None, ...]  # Monday first; None: closed all day
@@ -293,11 +296,29 @@ def _window(text: str) -> Window:
 @lru_cache(maxsize=32768)
 def _phone_facts(phone: str, default_region: str) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
     """(zones, states, is_us) for a phone number; no zones when it could be anywhere."""
+    if NANP_E164.fullmatch(phone) and (facts := _area_code_facts(phone[2:5])):
+        return facts
     number = _parse(phone, default_region)
     if number is None:
         return (), (), default_region in US_REGIONS
     is_us = phonenumbers.region_code_for_number(number) in US_REGIONS
     return _number_zones(number), _number_states(number) if is_us else (), is_us
+
+
+@cache
+def _area_code_facts(area_code: str) -> tuple[tuple[str, ...], tuple[str, ...], bool] | None:
+    """Facts shared by every number of a NANP area code that has zone and place data.
+
+    We take every zone of the area code anyway (see _number_zones), and an area code lies in
+    one state, so the facts need no per-number parse (about 0.4 ms each, most of a cold
+    decision). Area codes without data (toll-free, new overlays) take the full path.
+    """
+    zones = tuple(sorted(zone for zone in _area_code_zones().get(area_code, ()) if _is_zone(zone)))
+    place = GEOCODE_DATA.get(f"1{area_code}", {}).get("en", "")
+    if not zones or not place:
+        return None
+    state = _state_code(place)
+    return zones, (state,) if state else (), True
 
 
 def _parse(phone: str, default_region: str) -> phonenumbers.PhoneNumber | None:
@@ -315,7 +336,7 @@ def _number_zones(number: phonenumbers.PhoneNumber) -> tuple[str, ...]:
             return ()  # toll-free or unmapped: anywhere in the NANP
         # Exchange-level zone data goes stale as numbers port: take every zone of the area code.
         zones |= _area_code_zones().get(phonenumbers.national_significant_number(number)[:3], set())
-    return _unique(zone for zone in zones if _is_zone(zone))
+    return tuple(sorted(zone for zone in zones if _is_zone(zone)))
 
 
 def _number_states(number: phonenumbers.PhoneNumber) -> tuple[str, ...]:

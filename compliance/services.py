@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import phonenumbers
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -133,25 +133,45 @@ def consent_record(
         if channel == Channel.SMS and action != ConsentAction.OPT_OUT:
             _require_mobile(normalised)
         applied, outcome = _judge(profile, normalised, channel, action, source, topic)
-        event = ConsentEvent.objects.create(
-            profile=profile,
-            address=normalised,
-            channel=channel,
-            topic=topic,
-            action=action,
-            source=source,
-            evidence=evidence or {},
-            disclosure=disclosure,
-            applied=applied,
-            outcome=outcome,
-            actor=actor,
-            occurred_at=occurred_at or timezone.now(),
-            idempotency_key=idempotency_key or None,
+        event, created = _insert_once(
+            ConsentEvent(
+                profile=profile,
+                address=normalised,
+                channel=channel,
+                topic=topic,
+                action=action,
+                source=source,
+                evidence=evidence or {},
+                disclosure=disclosure,
+                applied=applied,
+                outcome=outcome,
+                actor=actor,
+                occurred_at=occurred_at or timezone.now(),
+                idempotency_key=idempotency_key or None,
+            )
         )
-        if applied:
+        if created and applied:
             _apply(event, profile)
-    logger.debug("consent %s %s %s via %s: %s", action, channel, normalised, source, outcome)
+    logger.debug("consent %s %s %s via %s: %s", action, channel, normalised, source, event.outcome)
     return event
+
+
+def _insert_once(event: ConsentEvent) -> tuple[ConsentEvent, bool]:
+    """Store the row, or return the one a concurrent call stored under the same key.
+
+    Both calls can pass the early key check at once; the unique key decides, and the
+    loser applies nothing.
+    """
+    try:
+        with transaction.atomic():
+            event.save()
+    except IntegrityError:
+        key = event.idempotency_key
+        stored = ConsentEvent.objects.filter(idempotency_key=key).first() if key else None
+        if stored is None:
+            raise
+        return stored, False
+    return event, True
 
 
 def _validate(*, channel: str, action: str, source: str) -> None:

@@ -228,3 +228,46 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"django_q": {"level": env("Q_LOG_LEVEL", default="WARNING")}},
 }
+
+# --- CSV import (profiles.imports) ------------------------------------------------------------
+# Rows per committed batch; a restarted worker resumes after the last committed one.
+IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=5000)
+# A background import works this long per task, then queues its next slice (below Q timeout).
+IMPORT_TASK_SECONDS = env.int("IMPORT_TASK_SECONDS", default=240)
+# A running job whose worker has been silent this long may be taken over by another.
+IMPORT_JOB_STALE_SECONDS = env.int("IMPORT_JOB_STALE_SECONDS", default=120)
+# The admin's row-by-row preview import takes files up to this many rows; bigger files go
+# through a background import job.
+IMPORT_ADMIN_MAX_ROWS = env.int("IMPORT_ADMIN_MAX_ROWS", default=5000)
+# profiles is below compliance: the import reaches the consent ledger through this name.
+IMPORT_CONSENT_WRITER = "compliance.bulk.consent_import_many"
+# Exports open in spreadsheets: cells starting with = + - @ are escaped (CSV injection).
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
+
+# --- Channels: outbox, adapters, dispatch -----------------------------------------------------
+# channel -> adapter class; an adapter that is not configured (no credentials) gives way to
+# the channel's console adapter, which keeps the message readable in the admin outbox.
+CHANNEL_ADAPTERS = {
+    "email": "channels.adapters.email.EmailAdapter",
+    "sms": "channels.adapters.twilio_sms.TwilioSmsAdapter",
+    **env.dict("CHANNEL_ADAPTERS", default={}),
+}
+CHANNEL_CONSOLE_ADAPTERS = {
+    "email": "channels.adapters.console.ConsoleEmailAdapter",
+    "sms": "channels.adapters.console.ConsoleSmsAdapter",
+}
+# Messages per second per sender (Twilio: 1 long code, 3 toll-free, 100 short code); 0 = none.
+SMS_SEND_RATE_PER_SECOND = env.float("SMS_SEND_RATE_PER_SECOND", default=1.0)
+EMAIL_SEND_RATE_PER_SECOND = env.float("EMAIL_SEND_RATE_PER_SECOND", default=0.0)
+# Append "Reply STOP to opt out" to every marketing SMS, not only the first to a number.
+SMS_STOP_FOOTER_EVERY_MESSAGE = env.bool("SMS_STOP_FOOTER_EVERY_MESSAGE", default=False)
+# Price of one SMS segment, for the admin's cost estimate.
+SMS_SEGMENT_PRICE = env("SMS_SEGMENT_PRICE", default="0.0083")
+# A message left in "sending" this long (a crash mid-send) becomes "unknown", never resent.
+SENDING_TIMEOUT_MINUTES = env.int("SENDING_TIMEOUT_MINUTES", default=15)
+# Transient provider errors: tries in all, and the first backoff (doubling, with jitter).
+DISPATCH_MAX_ATTEMPTS = env.int("DISPATCH_MAX_ATTEMPTS", default=5)
+DISPATCH_RETRY_BASE_SECONDS = env.int("DISPATCH_RETRY_BASE_SECONDS", default=30)
+# Seconds before an outbound provider call gives up (Twilio and anymail's ESP APIs).
+PROVIDER_TIMEOUT_SECONDS = env.float("PROVIDER_TIMEOUT_SECONDS", default=10.0)
+ANYMAIL.setdefault("REQUESTS_TIMEOUT", PROVIDER_TIMEOUT_SECONDS)

@@ -12,5 +12,8 @@ urlpatterns = [
     path("api/v1/", include("profiles.api_urls")),
     path("healthz", healthz, name="healthz"),
     path("webhooks/twilio/", include("compliance.webhook_urls")),
+    path("webhooks/", include("channels.webhook_urls")),
+    path("webhooks/anymail/", include("anymail.urls")),
+    path("", include("channels.urls")),
     path("", include("compliance.urls")),
 ]

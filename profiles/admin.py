@@ -2,9 +2,18 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.html import format_html
+from import_export.admin import ImportExportModelAdmin
 
 from profiles import hooks
 from profiles.admin_base import ReadOnlyAdmin
+from profiles.imports import admin_jobs  # noqa: F401 (registers ImportJobAdmin)
+from profiles.imports.admin_flow import (
+    ProfileConfirmImportForm,
+    ProfileImportForm,
+    ProfileImportResource,
+    SafeCSV,
+    options_from,
+)
 from profiles.models import ApiToken, Event, Profile, ProfileMerge
 
 
@@ -62,8 +71,13 @@ class ProfileAdminForm(forms.ModelForm):
 
 
 @admin.register(Profile)
-class ProfileAdmin(admin.ModelAdmin):
+class ProfileAdmin(ImportExportModelAdmin):
     form = ProfileAdminForm
+    resource_classes = [ProfileImportResource]
+    import_form_class = ProfileImportForm
+    confirm_form_class = ProfileConfirmImportForm
+    import_export_change_list_template = "admin/profiles/profile/change_list_import_export.html"
+    import_template_name = "admin/profiles/profile/import.html"
     list_display = ["display_name", "email", "phone", "external_id", "time_zone", "created_at"]
     list_display_links = ["display_name"]
     search_fields = ["email", "phone", "first_name", "last_name", "external_id"]
@@ -82,6 +96,44 @@ class ProfileAdmin(admin.ModelAdmin):
     @admin.display(description="Name", ordering="last_name")
     def display_name(self, obj: Profile) -> str:
         return obj.full_name or "—"
+
+    @property
+    def import_formats(self):
+        return [SafeCSV]
+
+    @property
+    def export_formats(self):
+        return [SafeCSV]
+
+    def has_import_permission(self, request):
+        return request.user.has_perm("profiles.add_importjob")
+
+    def has_export_permission(self, request):
+        return self.has_view_permission(request)
+
+    def get_import_resource_kwargs(self, request, **kwargs):
+        return {"options": options_from(kwargs.get("form"), request.user)}
+
+    def get_confirm_form_initial(self, request, import_form):
+        initial = super().get_confirm_form_initial(request, import_form)
+        if import_form is not None:
+            names = ("source_name", "email_consent", "sms_consent", "overwrite")
+            initial.update({name: import_form.cleaned_data.get(name) for name in names})
+            initial["mapping"] = import_form.data.get("mapping", "")
+        return initial
+
+    def import_action(self, request, **kwargs):
+        """The stock preview, plus confirming a file whose only problems are bad rows.
+
+        Stock django-import-export offers no confirm while any row is invalid; an ops
+        person importing a list wants the good rows in and the bad ones reported.
+        """
+        response = super().import_action(request, **kwargs)
+        context = getattr(response, "context_data", None) or {}
+        result = context.get("result")
+        if result and not result.has_errors() and "confirm_form" not in context:
+            context["confirm_form"] = self.create_confirm_form(request, context["form"])
+        return response
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}

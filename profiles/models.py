@@ -190,3 +190,94 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class ImportStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class ImportFormat(models.TextChoices):
+    MAILCHIMP = "mailchimp", "Mailchimp audience export"
+    SHOPIFY = "shopify", "Shopify customers export"
+    KLAVIYO = "klaviyo", "Klaviyo profiles export"
+    PLAIN = "plain", "Plain CSV"
+
+
+class ImportJob(models.Model):
+    """One CSV file imported in the background, resumable from its last committed batch."""
+
+    status = models.CharField(
+        max_length=10, choices=ImportStatus.choices, default=ImportStatus.QUEUED, db_index=True
+    )
+    file = models.FileField(upload_to="imports/%Y/%m/", help_text="CSV, UTF-8 or Latin-1.")
+    original_name = models.CharField(max_length=255, blank=True)
+    format = models.CharField(max_length=10, choices=ImportFormat.choices, blank=True)
+    mapping = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='The operator\'s column -> field overrides, e.g. {"E-mail": "email"}.',
+    )
+    plan = models.JSONField(
+        default=dict, blank=True, help_text="The columns used: detected, with the overrides."
+    )
+    source_name = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Where the list comes from, e.g. 'Mailchimp newsletter list, exported 2025-03'.",
+    )
+    email_consent = models.BooleanField(
+        default=False, help_text="I declare that everyone with an email here opted in to email."
+    )
+    sms_consent = models.BooleanField(
+        default=False, help_text="I declare that everyone with a mobile here opted in to SMS."
+    )
+    overwrite = models.BooleanField(
+        default=False, help_text="Overwrite existing values (default: fill empty fields only)."
+    )
+    enrol_in_journeys = models.BooleanField(
+        default=False, help_text="Imported profiles may enter journeys (default: they do not)."
+    )
+    dry_run = models.BooleanField(default=False, help_text="Preview only: nothing is written.")
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    consent_applied = models.PositiveIntegerField(default=0)
+    consent_refused = models.PositiveIntegerField(default=0)
+    rows_processed = models.PositiveIntegerField(default=0)
+    rows_total = models.PositiveIntegerField(null=True, blank=True)
+    committed_offset = models.PositiveIntegerField(
+        default=0, help_text="Data rows committed so far; a restarted worker resumes here."
+    )
+    error_file = models.FileField(upload_to="imports/errors/", blank=True)
+    error_message = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "import job"
+
+    def __str__(self) -> str:
+        return f"Import {self.pk}: {self.original_name or self.file.name}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("admin:profiles_importjob_change", args=[self.pk])
+
+    @property
+    def percent(self) -> int:
+        if not self.rows_total:
+            return 100 if self.status == ImportStatus.DONE else 0
+        return min(100, round(100 * self.rows_processed / self.rows_total))
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (ImportStatus.DONE, ImportStatus.FAILED)

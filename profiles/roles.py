@@ -13,6 +13,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
             "profile": ("view", "add", "change"),
             "event": ("view",),
             "profilemerge": ("view",),
+            "importjob": ("view", "add"),
         },
         "compliance": {
             "topic": ("view", "add", "change"),
@@ -25,6 +26,19 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
             "inboundsms": ("view",),
             "keywordreview": ("view",),
         },
+        "channels": {
+            "messagetemplate": ("view", "add", "change"),
+            "message": ("view",),
+            "link": ("view",),
+            "deliveryalert": ("view",),
+        },
+        "journeys": {
+            "journey": ("view", "add", "change"),
+            "step": ("view", "add", "change", "delete"),
+            "journeyversion": ("view",),
+            "enrollment": ("view",),
+            "steplog": ("view",),
+        },
     },
     "Compliance": {
         "profiles": {
@@ -32,6 +46,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
             "event": ("view",),
             "profilemerge": ("view",),
             "apitoken": ("view", "change"),
+            "importjob": ("view", "add", "change"),
         },
         "compliance": {
             "topic": ("view", "change"),
@@ -44,9 +59,27 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
             "inboundsms": ("view",),
             "keywordreview": ("view", "change"),
         },
+        "channels": {
+            "messagetemplate": ("view",),
+            "message": ("view",),
+            "link": ("view",),
+            "deliveryalert": ("view", "change"),
+        },
+        "journeys": {
+            "journey": ("view",),
+            "step": ("view",),
+            "journeyversion": ("view",),
+            "enrollment": ("view",),
+            "steplog": ("view",),
+        },
     },
     "Viewer": {
-        "profiles": {"profile": ("view",), "event": ("view",), "profilemerge": ("view",)},
+        "profiles": {
+            "profile": ("view",),
+            "event": ("view",),
+            "profilemerge": ("view",),
+            "importjob": ("view",),
+        },
         "compliance": {
             "topic": ("view",),
             "subscription": ("view",),
@@ -57,6 +90,19 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
             "frequencycap": ("view",),
             "inboundsms": ("view",),
             "keywordreview": ("view",),
+        },
+        "channels": {
+            "messagetemplate": ("view",),
+            "message": ("view",),
+            "link": ("view",),
+            "deliveryalert": ("view",),
+        },
+        "journeys": {
+            "journey": ("view",),
+            "step": ("view",),
+            "journeyversion": ("view",),
+            "enrollment": ("view",),
+            "steplog": ("view",),
         },
     },
 }

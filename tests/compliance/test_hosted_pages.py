@@ -1,11 +1,14 @@
 import re
 import uuid
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 import pytest
 import time_machine
 from django.core import mail
 from django.test import Client
+from django.urls import reverse
+from twilio.request_validator import RequestValidator
 
 from compliance import notify
 from compliance.disclosures import (
@@ -519,6 +522,30 @@ def test_email_stays_pending_until_the_confirm_button_is_pressed(client):
     assert event.disclosure.key == EMAIL_MARKETING and event.evidence["ip"] == IP
     client.post(path_of(link))
     assert ConsentEvent.objects.filter(profile=profile, source="double_opt_in").count() == 1
+
+
+def test_a_sms_signup_is_confirmed_by_a_yes_reply(client, settings, texts):
+    settings.TWILIO_AUTH_TOKEN = "auth-token-for-the-test"
+    signup(client, phone=NEW_MOBILE, sms_consent="on")
+    profile = Profile.objects.get(phone=NEW_MOBILE)
+    assert consent_status(profile=profile, channel="sms") == "pending"
+    path = reverse("compliance_webhooks:twilio_inbound")
+    reply = {"MessageSid": "SM" + "1" * 32, "From": NEW_MOBILE, "To": "+14155550100", "Body": "Yes"}
+    signature = RequestValidator("auth-token-for-the-test").compute_signature(
+        "https://tandem.example.com" + path, reply
+    )
+
+    Client().post(
+        path,
+        urlencode(reply),
+        content_type="application/x-www-form-urlencoded",
+        headers={"X-Twilio-Signature": signature},
+    )
+
+    assert consent_status(profile=profile, channel="sms") == "subscribed"
+    event = ConsentEvent.objects.filter(profile=profile).first()
+    assert event.source == "double_opt_in"
+    assert event.disclosure.text == disclosure_wording(SMS_MARKETING)
 
 
 def test_a_tampered_confirm_link_is_404_and_confirms_nothing(client):

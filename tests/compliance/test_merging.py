@@ -37,3 +37,17 @@ def test_merge_moves_the_absorbed_preference_when_the_survivor_has_none():
 
     assert ContactPreference.objects.get().profile == survivor
     assert survivor.pk == by_email.pk
+
+
+def test_merge_keeps_a_keyword_review_on_the_survivor():
+    from compliance.models import InboundSms, KeywordReview
+
+    by_email = profile_upsert(email="lee@example.com")
+    by_phone = profile_upsert(phone="+14155550144")
+    inbound = InboundSms.objects.create(message_sid="SM9", from_number="+14155550144", body="hm")
+    review = KeywordReview.objects.create(address="+14155550144", profile=by_phone, inbound=inbound)
+
+    survivor = profile_upsert(email="lee@example.com", phone="+14155550144")
+
+    review.refresh_from_db()
+    assert review.profile == survivor == by_email

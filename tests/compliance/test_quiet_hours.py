@@ -367,3 +367,13 @@ def test_every_rule_row_cites_a_source_and_a_verification_date():
         assert isinstance(row["verified"], bool)
         assert row["sunday"] in ("default", "closed") or "-" in row["sunday"]
     assert {row["state"] for row in rows if row["max_per_24h"] == 3} == {"FL", "OK", "MD"}
+
+
+@pytest.mark.parametrize(
+    "area_code", ["305", "212", "512", "312", "213", "850", "208", "310", "203", "205", "907"]
+)
+def test_the_area_code_shortcut_agrees_with_a_full_parse(area_code):
+    e164 = recipient_location(phone=f"+1{area_code}5550123")  # the cached area-code path
+    national = recipient_location(phone=f"({area_code}) 555-0123")  # parsed in full
+    assert (set(e164.zones), e164.states) == (set(national.zones), national.states)
+    assert e164.zones

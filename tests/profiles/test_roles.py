@@ -26,7 +26,12 @@ def test_the_three_roles_exist_after_migrations():
 def test_a_viewer_can_only_view():
     every_app = Group.objects.get(name="Viewer").permissions.values_list("codename", flat=True)
 
-    assert _codenames("Viewer") == {"view_profile", "view_event", "view_profilemerge"}
+    assert _codenames("Viewer") == {
+        "view_profile",
+        "view_event",
+        "view_profilemerge",
+        "view_importjob",
+    }
     assert [codename for codename in every_app if not codename.startswith("view_")] == []
 
 
@@ -37,6 +42,8 @@ def test_a_marketer_can_add_and_change_profiles_but_only_view_history():
         "change_profile",
         "view_event",
         "view_profilemerge",
+        "view_importjob",
+        "add_importjob",
     }
 
 
@@ -48,6 +55,9 @@ def test_compliance_can_change_profiles_and_revoke_api_tokens():
         "view_profilemerge",
         "view_apitoken",
         "change_apitoken",
+        "view_importjob",
+        "add_importjob",
+        "change_importjob",
     }
 
 

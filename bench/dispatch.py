@@ -1,0 +1,145 @@
+"""Messages per second through `channels.services.dispatch`, console adapters, one worker.
+
+One command, from the project folder:
+
+    .venv/bin/python bench/dispatch.py [--database postgres|sqlite] [--messages N]
+
+It builds a fresh database (PostgreSQL `tandem_bench_dispatch` on postgres@127.0.0.1:5432,
+dropped and recreated; or a SQLite file in a temp folder), migrates it, seeds N profiles
+subscribed to email (half also to SMS), one marketing email and one marketing SMS
+template, and queues one message per profile (half email, half SMS, so no frequency cap
+defers them). Then, in this single process (one worker), it dispatches every message:
+profile row lock, compliance decision, render (inlined CSS, tracked links), claim, console
+adapter, record. It checks every message ended `sent` and prints one line with the rate
+and the target it is compared with.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET_PER_SECOND = 2_000  # per worker, on PostgreSQL (issue 4)
+PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+PG_DB = "tandem_bench_dispatch"
+
+
+def fresh_database(kind: str) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
+    import psycopg
+
+    admin_url = PG_ADMIN_URL.replace("postgres://", "postgresql://")
+    with psycopg.connect(admin_url, autocommit=True) as c:
+        c.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+        c.execute(f"CREATE DATABASE {PG_DB}")
+    return f"postgres://postgres@127.0.0.1:5432/{PG_DB}"
+
+
+def setup_django(url: str) -> None:
+    os.environ.update(
+        DATABASE_URL=url,
+        DJANGO_SETTINGS_MODULE="config.settings",
+        EMAIL_BACKEND="django.core.mail.backends.console.EmailBackend",
+        TWILIO_ACCOUNT_SID="",
+        LOG_LEVEL="WARNING",
+        SECURE_SSL_REDIRECT="false",
+    )
+    os.environ.pop("REDIS_URL", None)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--verbosity", "0"], cwd=ROOT, check=True
+    )
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def _phone(i: int) -> str:
+    return f"+1415{200 + i // 10000:03d}{i % 10000:04d}"
+
+
+def seed(count: int) -> list:
+    from channels.models import Message, MessageTemplate
+    from compliance.models import ConsentSource, ConsentStatus, Subscription, Topic
+    from compliance.services import consent_record
+    from profiles.models import Profile
+
+    offers = Topic.objects.get(key="offers")
+    email = MessageTemplate.objects.create(
+        key="bench-email", name="Bench email", channel="email", topic=offers,
+        subject="Hi {{ first_name }}", body_html="<p>Hello {{ first_name }}</p>{{ footer }}",
+        body_text="Hello {{ first_name }}\n{{ footer }}",
+    )  # fmt: skip
+    sms = MessageTemplate.objects.create(
+        key="bench-sms", name="Bench SMS", channel="sms", topic=offers,
+        sms_body="{{ brand }}: hi {{ first_name }}, 20% off https://shop.example.com/sale",
+    )  # fmt: skip
+    Profile.objects.bulk_create(
+        Profile(email=f"b{i}@example.com", phone=_phone(i) if i % 2 else None,
+                first_name=f"P{i}", time_zone="America/Chicago")
+        for i in range(count)
+    )  # fmt: skip
+    profiles = list(Profile.objects.order_by("pk"))
+    first = consent_record(profile=profiles[0], channel="email", action="opt_in", source="admin")
+    rows = [
+        Subscription(profile=p, channel=ch, status=ConsentStatus.SUBSCRIBED,
+                     source=ConsentSource.ADMIN, last_event=first, updated_at=first.occurred_at)
+        for p in profiles[1:] for ch in (["email", "sms"] if p.phone else ["email"])
+    ]  # fmt: skip
+    rows += [
+        Subscription(profile=profiles[0], channel="sms", status=ConsentStatus.SUBSCRIBED,
+                     source=ConsentSource.ADMIN, last_event=first, updated_at=first.occurred_at)
+    ] if profiles[0].phone else []  # fmt: skip
+    Subscription.objects.bulk_create(rows)
+    Message.objects.bulk_create(
+        Message(profile=p, template=sms if p.phone else email,
+                channel="sms" if p.phone else "email", category="marketing", topic=offers,
+                idempotency_key=f"bench:{p.pk}")
+        for p in profiles
+    )  # fmt: skip
+    return list(Message.objects.order_by("pk"))
+
+
+def run(kind: str, count: int) -> None:
+    setup_django(fresh_database(kind))
+    import time_machine
+
+    from channels.models import Message
+    from channels.services import dispatch
+
+    # Noon in Chicago on a Tuesday: inside quiet hours for every profile.
+    with time_machine.travel("2026-03-10T17:00:00Z", tick=True):
+        messages = seed(count)
+        started = time.perf_counter()
+        for message in messages:
+            dispatch(message=message)
+        elapsed = time.perf_counter() - started
+    from django.db.models import Count
+
+    statuses = dict(Message.objects.values_list("status").annotate(n=Count("id")))
+    assert statuses == {"sent": count}, statuses
+    rate = count / elapsed
+    print(
+        f"{kind}: {rate:,.0f} messages/s through dispatch ({count:,} messages, half email "
+        f"half SMS, console adapters, 1 worker, {elapsed:.1f} s); "
+        f"target >= {TARGET_PER_SECOND:,}/s per worker on PostgreSQL"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", choices=["postgres", "sqlite"], default="postgres")
+    parser.add_argument("--messages", type=int, default=5_000)
+    args = parser.parse_args()
+    run(args.database, args.messages)
+
+
+if __name__ == "__main__":
+    main()

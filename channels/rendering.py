@@ -1,0 +1,168 @@
+"""Render a Message from its template: restricted context, inlined CSS, footers, headers.
+
+Email: the marketer's HTML inside our layout, CSS inlined (css-inline), the footer with the
+postal address and the unsubscribe and preferences links in both parts, and on marketing
+mail exactly one `List-Unsubscribe` (the RFC 8058 HTTPS URL), one `List-Unsubscribe-Post`
+and a `List-Id`. SMS: URLs become tracked short links, and "Reply STOP to opt out" is
+appended to the first marketing text to a number (or every one, by setting).
+"""
+
+import re
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import css_inline
+from django.conf import settings
+from django.template import TemplateSyntaxError
+from django.template.loader import render_to_string
+from django.utils.html import strip_tags
+from django.utils.safestring import mark_safe
+
+from channels.engine import render_string
+from channels.links import shorten_urls
+from channels.models import Message, MessageStatus
+from channels.segments import count
+from compliance.tokens import preferences_url, unsubscribe_url
+from profiles.models import Channel, Profile
+
+STOP_FOOTER = "Reply STOP to opt out"
+PROFILE_FIELDS = ("first_name", "last_name", "email", "external_id", "locale", "country")
+
+
+class RenderError(Exception):
+    """The template cannot produce a compliant message; `code` is the reason recorded."""
+
+    def __init__(self, code: str, detail: str = ""):
+        super().__init__(detail or code)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str = ""
+    body_text: str = ""
+    body_html: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    segments: int | None = None
+
+
+def profile_context(profile: Profile) -> dict:
+    values = {name: getattr(profile, name) or "" for name in PROFILE_FIELDS}
+    values["phone"] = str(profile.phone or "")
+    values["full_name"] = profile.full_name
+    return {"profile": values, "traits": dict(profile.traits or {}), **values}
+
+
+def base_context(message: Message, profile: Profile) -> dict:
+    event = dict(message.trigger_event.properties) if message.trigger_event_id else {}
+    event.update(message.context or {})
+    return {
+        **profile_context(profile),
+        "event": event,
+        "brand": settings.SMS_BRAND_NAME,
+        "company_name": settings.COMPANY_NAME,
+        "postal_address": settings.COMPANY_POSTAL_ADDRESS,
+        "preferences_url": preferences_url(profile),
+    }
+
+
+def render(message: Message, profile: Profile) -> Rendered:
+    try:
+        if message.channel == Channel.EMAIL:
+            return render_email(message, profile)
+        return render_sms(message, profile)
+    except TemplateSyntaxError as error:  # a runtime tag error, e.g. a bad filter argument
+        raise RenderError("render_error", str(error)) from error
+
+
+# --- email -----------------------------------------------------------------------------
+
+
+def render_email(message: Message, profile: Profile) -> Rendered:
+    template = message.template
+    context = base_context(message, profile)
+    topic = message.topic.key if message.topic_id else ""
+    context["unsubscribe_url"] = unsubscribe_url(profile, channel="email", topic=topic)
+    subject = " ".join(render_string(template.subject, context, autoescape=False).split())
+    html_part = render_string(
+        template.body_html,
+        {**context, "footer": mark_safe(render_to_string("channels/email/footer.html", context))},
+        autoescape=True,
+    )
+    text_source = template.body_text or strip_tags(html_part)
+    text_part = render_string(
+        text_source,
+        {**context, "footer": render_to_string("channels/email/footer.txt", context)},
+        autoescape=False,
+    )
+    preheader = render_string(template.preheader, context, autoescape=False)
+    html = _layout(html_part, subject, preheader) if template.body_html else ""
+    if message.category == "marketing":
+        _require_footer(context, html=html_part, text=text_part)
+    headers = marketing_headers(context, message) if message.category == "marketing" else {}
+    return Rendered(subject=subject, body_text=text_part, body_html=html, headers=headers)
+
+
+def _layout(body: str, subject: str, preheader: str) -> str:
+    page = render_to_string(
+        "channels/email/layout.html",
+        {"body": mark_safe(body), "subject": subject, "preheader": preheader},
+    )
+    return css_inline.inline(page)
+
+
+def _require_footer(context: dict, *, html: str, text: str) -> None:
+    """The template passed its checks, but an {% if %} may still hide the footer."""
+    needed = (context["unsubscribe_url"], context["postal_address"])
+    for part_name, part in (("html", html), ("text", text)):
+        if part and not all(value in part for value in needed):
+            raise RenderError(
+                "template_missing_footer",
+                f"the {part_name} part lacks the unsubscribe link or the postal address",
+            )
+
+
+def list_id(message: Message) -> str:
+    host = urlsplit(settings.PUBLIC_BASE_URL).hostname or "localhost"
+    key = message.topic.key if message.topic_id else "marketing"
+    name = message.topic.name if message.topic_id else f"{settings.COMPANY_NAME} marketing"
+    return f'"{name}" <{key}.{host}>'
+
+
+def marketing_headers(context: dict, message: Message) -> dict[str, str]:
+    return {
+        "List-Unsubscribe": f"<{context['unsubscribe_url']}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        "List-Id": list_id(message),
+    }
+
+
+# --- SMS -------------------------------------------------------------------------------
+
+
+def render_sms(message: Message, profile: Profile) -> Rendered:
+    context = base_context(message, profile)
+    body = render_string(message.template.sms_body, context, autoescape=False).strip()
+    body = shorten_urls(body, message=message)
+    if message.category == "marketing" and _needs_stop_footer(message, body):
+        body = f"{body}\n{STOP_FOOTER}"
+    return Rendered(body_text=body, segments=count(body).segments)
+
+
+def _needs_stop_footer(message: Message, body: str) -> bool:
+    if re.search(r"\bSTOP\b", body):
+        return False  # the template already says how to opt out
+    if settings.SMS_STOP_FOOTER_EVERY_MESSAGE:
+        return True
+    earlier = Message.objects.filter(
+        channel=Channel.SMS,
+        to_address=message.to_address,
+        category="marketing",
+        status__in=[
+            MessageStatus.SENDING,
+            MessageStatus.SENT,
+            MessageStatus.DELIVERED,
+            MessageStatus.UNKNOWN,
+        ],
+    ).exclude(pk=message.pk)
+    return not earlier.exists()

@@ -1,0 +1,113 @@
+"""Putting messages in the outbox, and reading what was recently sent to a person."""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from channels.models import Message, MessageStatus, MessageTemplate
+from compliance.decide import RecentSend
+from compliance.models import Topic
+from profiles.models import Event, Profile
+
+# Sends that count against caps: on their way or gone (unknown may have gone).
+COUNTED = (
+    MessageStatus.SENDING,
+    MessageStatus.SENT,
+    MessageStatus.DELIVERED,
+    MessageStatus.UNKNOWN,
+)
+RECENT_WINDOW = timedelta(days=7)
+
+
+def message_create(
+    *,
+    profile: Profile,
+    idempotency_key: str,
+    template: MessageTemplate | None = None,
+    channel: str = "",
+    category: str = "",
+    topic: Topic | None = None,
+    context: dict[str, Any] | None = None,
+    trigger_event: Event | None = None,
+    scheduled_for: datetime | None = None,
+    expires_at: datetime | None = None,
+    source_kind: str = "",
+    source_id: int | None = None,
+    source_step: int | None = None,
+    content: dict[str, str] | None = None,
+    switched_from: Message | None = None,
+) -> Message:
+    """Queue one message; the same idempotency key returns the message already queued.
+
+    Give a template (rendered at dispatch) or ready `content` (subject, body_text,
+    body_html) with a channel and category, as system notices do.
+    """
+    existing = Message.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return existing
+    message = _build(
+        profile=profile,
+        template=template,
+        channel=channel,
+        category=category,
+        topic=topic,
+        content=content,
+    )
+    message.idempotency_key = idempotency_key
+    message.context = context or {}
+    message.trigger_event = trigger_event
+    message.scheduled_for = scheduled_for
+    message.expires_at = expires_at
+    message.source_kind, message.source_id, message.source_step = (
+        source_kind,
+        source_id,
+        source_step,
+    )
+    message.switched_from = switched_from
+    try:
+        with transaction.atomic():
+            message.save()
+    except IntegrityError:  # the same key queued concurrently
+        return Message.objects.get(idempotency_key=idempotency_key)
+    return message
+
+
+def _build(*, profile, template, channel, category, topic, content) -> Message:
+    if template is None and not content:
+        raise ValueError("a message needs a template or ready content")
+    if template is not None:
+        channel = template.channel
+        category = category or template.category
+        topic = topic or template.topic
+    if not channel or not category:
+        raise ValueError("a message without a template needs a channel and a category")
+    if template is None and category != "transactional":
+        # Marketing needs the footer, headers and STOP text only a template render adds.
+        raise ValueError("ready content may only be sent as a transactional message")
+    message = Message(
+        profile=profile, channel=channel, template=template, category=category, topic=topic
+    )
+    if content:
+        message.subject = content.get("subject", "")
+        message.body_text = content.get("body_text", "")
+        message.body_html = content.get("body_html", "")
+        message.rendered_at = timezone.now()
+    return message
+
+
+def recent_sends(*, profile: Profile, at: datetime, exclude: int | None = None) -> list[RecentSend]:
+    """Marketing and transactional messages sent or sending to the person in the last 7 days."""
+    rows = (
+        Message.objects.filter(
+            profile=profile,
+            status__in=COUNTED,
+            sending_started_at__gt=at - RECENT_WINDOW,
+        )
+        .exclude(pk=exclude)
+        .values_list("sending_started_at", "channel", "category")
+    )
+    return [
+        RecentSend(at=when, channel=channel, category=category) for when, channel, category in rows
+    ]

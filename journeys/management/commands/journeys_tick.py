@@ -1,0 +1,19 @@
+from django.core.management.base import BaseCommand
+
+from journeys import engine
+
+
+class Command(BaseCommand):
+    help = "Run one journeys tick in the foreground: every due enrollment, in batches."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--batch-size", type=int, default=200)
+        parser.add_argument("--time-budget", type=float, default=50.0, help="Seconds.")
+
+    def handle(self, *args, batch_size, time_budget, **options):
+        report = engine.tick(batch_size=batch_size, time_budget=time_budget)
+        outcomes = ", ".join(f"{k} {v}" for k, v in sorted(report.outcomes.items())) or "none"
+        self.stdout.write(
+            f"{report.enrollments} enrollments, {report.steps} steps in {report.batches} "
+            f"batches ({outcomes})"
+        )

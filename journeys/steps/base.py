@@ -1,0 +1,119 @@
+"""The step-type contract: validate settings, run against an enrollment, say what is next."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+if TYPE_CHECKING:
+    from journeys.models import Enrollment, Journey
+    from profiles.models import Profile
+
+registry: dict[str, StepType] = {}
+
+
+def register(cls: type[StepType]) -> type[StepType]:
+    """Class decorator: make a step type available by its name (no migration needed)."""
+    registry[cls.name] = cls()
+    return cls
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    """One step as frozen in a published version."""
+
+    key: str
+    type: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    next: str = ""
+    yes: str = ""
+    no: str = ""
+    name: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "settings": self.settings,
+            "next": self.next,
+            "yes": self.yes,
+            "no": self.no,
+            "name": self.name,
+        }
+
+
+@dataclass
+class Context:
+    """What a step may read while it runs (and `state` it may write, kept per enrollment)."""
+
+    enrollment: Enrollment
+    journey: Journey
+    profile: Profile
+    spec: StepSpec
+    now: datetime
+    dry_run: bool = False
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return self.enrollment.state
+
+    @property
+    def started_at(self) -> datetime:
+        return self.enrollment.step_started_at
+
+
+@dataclass(frozen=True)
+class Result:
+    """continue to `next` now, wait until `until` (same step), or end the enrollment."""
+
+    action: str  # "continue", "wait", "end"
+    outcome: str
+    reason: str = ""
+    next: str = ""
+    until: datetime | None = None
+
+    @classmethod
+    def go(cls, next_key: str, outcome: str, reason: str = "") -> Result:
+        return cls("continue", outcome, reason, next=next_key)
+
+    @classmethod
+    def wait(cls, until: datetime, outcome: str = "waiting", reason: str = "") -> Result:
+        return cls("wait", outcome, reason, until=until)
+
+    @classmethod
+    def end(cls, outcome: str, reason: str = "") -> Result:
+        return cls("end", outcome, reason)
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe settings: times and dates as ISO text."""
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+class StepType:
+    name: ClassVar[str]
+    label: ClassVar[str]
+    form: ClassVar[type[forms.Form]] = forms.Form
+    # Which of next / yes / no the step uses (validation and the diagram read this).
+    exits: ClassVar[tuple[str, ...]] = ("next",)
+    waits: ClassVar[bool] = False  # a loop through a waiting step cannot spin
+
+    def clean(self, settings: dict[str, Any]) -> dict[str, Any]:
+        form = self.form(data=settings)
+        if not form.is_valid():
+            errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+            raise ValidationError(f"{self.label}: {errors}")
+        return {k: _plain(v) for k, v in form.cleaned_data.items() if v not in (None, "", [])}
+
+    def targets(self, spec: StepSpec) -> list[str]:
+        """The step keys this step may lead to."""
+        return [key for key in (getattr(spec, name) for name in self.exits) if key]
+
+    def run(self, ctx: Context) -> Result:
+        raise NotImplementedError
+
+    def describe(self, spec: StepSpec) -> str:
+        return self.label

@@ -1,0 +1,15 @@
+"""django-q2 entry points (thin): the minute tick and the immediate run after an event."""
+
+from journeys import engine
+from journeys.manual import scan_date_traits
+
+
+def tick() -> dict:
+    scan_date_traits()
+    report = engine.tick()
+    return {"enrollments": report.enrollments, "steps": report.steps, "batches": report.batches}
+
+
+def run_enrollments(ids: list[int]) -> dict:
+    report = engine.run_ids(ids)
+    return {"enrollments": report.enrollments, "steps": report.steps}

@@ -1,0 +1,200 @@
+"""Running an ImportJob: in batches, each committed with the job's counters and offset.
+
+A worker that dies loses at most the batch in flight: the job keeps `committed_offset`, the
+task comes back (django-q2 re-delivers it after `retry`) or the operator resumes it, and
+the run starts after the last committed row. Consent rows carry idempotency keys
+(import:<job>:<line>:<channel>) as a second guard.
+"""
+
+import logging
+import time
+from datetime import timedelta
+from itertools import islice, takewhile
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from profiles.imports.consent import ConsentPolicy
+from profiles.imports.errors import ErrorFile
+from profiles.imports.fastpath import BatchResult, Importer
+from profiles.imports.formats import MappingError, Plan, plan_for
+from profiles.imports.reading import FileInfo, FileUnreadable, inspect_file, iter_records
+from profiles.models import ImportJob, ImportStatus
+
+logger = logging.getLogger(__name__)
+COUNTERS = ("created", "updated", "unchanged", "failed", "consent_applied", "consent_refused")
+
+
+class ImportRefused(ValueError):
+    """The file cannot be imported at all (unreadable, no identifier, bad declaration)."""
+
+
+def import_job_plan(
+    *,
+    path: str | Path,
+    mapping: dict[str, str] | None = None,
+    email_consent: bool = False,
+    sms_consent: bool = False,
+    source_name: str = "",
+) -> tuple[FileInfo, Plan]:
+    """Read the header and decide the columns; ImportRefused says why a file cannot go."""
+    try:
+        info = inspect_file(path)
+        plan = plan_for(info.headers, mapping)
+    except (FileUnreadable, MappingError, OSError, UnicodeError) as exc:
+        raise ImportRefused(str(exc)) from exc
+    check_declarations(
+        plan, email_consent=email_consent, sms_consent=sms_consent, source_name=source_name
+    )
+    return info, plan
+
+
+def check_declarations(
+    plan: Plan, *, email_consent: bool, sms_consent: bool, source_name: str
+) -> None:
+    for channel, declared in (("email", email_consent), ("sms", sms_consent)):
+        if declared and f"{channel}_consent" in plan.targets:
+            raise ImportRefused(
+                f"the file has its own {channel} consent column; a list-wide declaration is "
+                "only for files without one"
+            )
+    if (email_consent or sms_consent) and not source_name.strip():
+        raise ImportRefused("a consent declaration needs a source name (where the list came from)")
+
+
+def import_job_start(*, job: ImportJob) -> None:
+    """Queue the job for a worker once the current transaction commits."""
+    from django_q.tasks import async_task
+
+    transaction.on_commit(
+        lambda: async_task(
+            "profiles.imports.jobs.import_job_task", job.pk, task_name=f"import-job-{job.pk}"
+        )
+    )
+
+
+def import_job_task(job_id: int) -> None:
+    """django-q2 entry point: a slice of the job; queues the next slice if one is left."""
+    job = import_job_run(job_id=job_id, time_budget=settings.IMPORT_TASK_SECONDS)
+    if job is not None and job.status == ImportStatus.QUEUED:
+        import_job_start(job=job)
+
+
+def import_job_run(
+    *, job_id: int, time_budget: float | None = None, max_batches: int | None = None
+) -> ImportJob | None:
+    """Run (or resume) a job until done, out of time (back to queued) or out of batches.
+
+    `max_batches` stops after that many committed batches and leaves the job running, as a
+    worker killed there would; a later run resumes it once its heartbeat is stale.
+    """
+    job = _claim(job_id)
+    if job is None:
+        return ImportJob.objects.filter(pk=job_id).first()
+    try:
+        return _run(job, time_budget, max_batches)
+    except ImportRefused as exc:
+        return _finish(job, ImportStatus.FAILED, str(exc))
+    except Exception as exc:
+        logger.exception("import job %s failed", job.pk)
+        _finish(job, ImportStatus.FAILED, f"stopped at row {job.committed_offset}: {exc!r}")
+        raise
+
+
+def _claim(job_id: int) -> ImportJob | None:
+    """Conditional UPDATE: one worker runs a job; a silent one's job is taken over."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.IMPORT_JOB_STALE_SECONDS)
+    claimable = Q(status=ImportStatus.QUEUED) | Q(
+        Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True), status=ImportStatus.RUNNING
+    )
+    claimed = ImportJob.objects.filter(claimable, pk=job_id).update(
+        status=ImportStatus.RUNNING, heartbeat_at=now
+    )
+    return ImportJob.objects.get(pk=job_id) if claimed else None
+
+
+def _run(job: ImportJob, time_budget, max_batches) -> ImportJob:
+    path = job.file.path
+    info, plan = import_job_plan(
+        path=path,
+        mapping=job.mapping,
+        email_consent=job.email_consent,
+        sms_consent=job.sms_consent,
+        source_name=job.source_name,
+    )
+    if job.started_at is None:
+        _start(job, info, plan)
+    errors = ErrorFile(job, info.headers)
+    importer = Importer(
+        plan=plan,
+        headers=info.headers,
+        policy=_policy(job, plan),
+        overwrite=job.overwrite,
+        dry_run=job.dry_run,
+    )
+    if job.committed_offset:
+        done = iter_records(path, info)
+        importer.remember(takewhile(lambda record: record[0] <= job.committed_offset + 1, done))
+    records = iter_records(path, info, skip=job.committed_offset)
+    began, batches = time.monotonic(), 0
+    while batch := list(islice(records, settings.IMPORT_BATCH_SIZE)):
+        _commit_batch(job, importer, batch, errors)
+        batches += 1
+        if max_batches is not None and batches >= max_batches:
+            return job
+        if time_budget is not None and time.monotonic() - began > time_budget:
+            ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.QUEUED)
+            job.status = ImportStatus.QUEUED
+            return job
+    return _finish(job, ImportStatus.DONE, "")
+
+
+def _start(job: ImportJob, info: FileInfo, plan: Plan) -> None:
+    job.started_at = timezone.now()
+    job.rows_total = info.rows_estimate
+    job.format = plan.format
+    job.plan = {"mapping": plan.mapping, "constants": plan.constants}
+    job.error_file.name = ErrorFile.name_for(job)
+    job.save(update_fields=["started_at", "rows_total", "format", "plan", "error_file"])
+
+
+def _policy(job: ImportJob, plan: Plan) -> ConsentPolicy:
+    return ConsentPolicy(
+        job_id=job.pk,
+        file_name=job.original_name or Path(job.file.name).name,
+        source_name=job.source_name,
+        email_declared=job.email_consent,
+        sms_declared=job.sms_consent,
+        declared_by=str(job.created_by or ""),
+        started_at=job.started_at,
+        columns={target: plan.columns_for(target) for target in ("email_consent", "sms_consent")},
+    )
+
+
+def _commit_batch(job: ImportJob, importer: Importer, batch, errors: ErrorFile) -> None:
+    offset = batch[-1][0] - 1  # data records up to and including the batch's last line
+    with transaction.atomic():
+        result: BatchResult = importer.run_batch(batch)
+        # Written before the commit: a resumed run drops lines past the committed offset.
+        errors.append(result.problems)
+        changes = {name: F(name) + getattr(result, name) for name in COUNTERS}
+        ImportJob.objects.filter(pk=job.pk).update(
+            **changes, committed_offset=offset, rows_processed=offset, heartbeat_at=timezone.now()
+        )
+    job.committed_offset = job.rows_processed = offset
+    for name in COUNTERS:
+        setattr(job, name, getattr(job, name) + getattr(result, name))
+
+
+def _finish(job: ImportJob, status: str, message: str) -> ImportJob:
+    job.status, job.error_message, job.finished_at = status, message, timezone.now()
+    fields = ["status", "error_message", "finished_at"]
+    if status == ImportStatus.DONE:
+        job.rows_total = job.rows_processed
+        fields.append("rows_total")
+    job.save(update_fields=fields)
+    return job

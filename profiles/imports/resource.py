@@ -1,0 +1,161 @@
+"""ProfileResource: the one declaration of how an import row becomes profile fields.
+
+The fast path calls `clean_values` and `profile_changes` row by row and writes in batches;
+the admin's django-import-export flow (admin_flow.ProfileImportResource) uses the same
+fields and widgets one row at a time.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from import_export import resources
+from import_export.fields import Field
+
+from profiles.imports import widgets as w
+from profiles.imports.formats import IDENTIFIERS, TRAIT_PREFIX, Plan
+from profiles.models import Profile
+
+PERSON_FIELDS = ("first_name", "last_name", "time_zone", "locale", "country")
+WRITABLE = (*IDENTIFIERS, *PERSON_FIELDS)
+
+
+class RowInvalid(ValueError):
+    """The row cannot be imported; the message is the reason the error file shows."""
+
+
+@dataclass(slots=True)
+class CleanRow:
+    line: int
+    values: dict[str, str]  # identifiers and person fields that are set
+    traits: dict[str, str] = field(default_factory=dict)
+    email_consent: str | None = None
+    email_consent_at: datetime | None = None
+    sms_consent: str | None = None
+    sms_consent_at: datetime | None = None
+    _keys: list[tuple[str, str]] | None = None
+
+    def keys(self) -> list[tuple[str, str]]:
+        """Identifier keys for dedupe: email case-insensitive (already lower), phone E.164."""
+        if self._keys is None:
+            self._keys = [(n, self.values[n]) for n in IDENTIFIERS if n in self.values]
+        return self._keys
+
+
+def _field(name: str, widget, attribute: str | None = None, **kwargs) -> Field:
+    return Field(attribute=attribute, column_name=name, widget=widget, **kwargs)
+
+
+class ProfileResource(resources.ModelResource):
+    external_id = _field("external_id", w.TextWidget(255, "external id"), "external_id")
+    email = _field("email", w.EmailWidget(), "email")
+    phone = _field("phone", w.PhoneWidget(), "phone")
+    first_name = _field("first_name", w.TextWidget(150, "first name"), "first_name")
+    last_name = _field("last_name", w.TextWidget(150, "last name"), "last_name")
+    full_name = _field("full_name", w.TextWidget(301, "name"))
+    time_zone = _field("time_zone", w.TimeZoneWidget(), "time_zone")
+    locale = _field("locale", w.TextWidget(35, "locale"), "locale")
+    country = _field("country", w.CountryWidget(), "country")
+    traits = _field("traits", w.TraitsWidget(), "traits", readonly=True)
+    created_at = _field("created_at", w.Widget(), "created_at", readonly=True)
+    email_consent = _field("email_consent", w.ConsentWidget("email"))
+    email_consent_at = _field("email_consent_at", w.ConsentTimeWidget())
+    sms_consent = _field("sms_consent", w.ConsentWidget("SMS"))
+    sms_consent_at = _field("sms_consent_at", w.ConsentTimeWidget())
+
+    class Meta:
+        model = Profile
+        fields = (
+            *WRITABLE,
+            "full_name",
+            "traits",
+            "created_at",
+            "email_consent",
+            "email_consent_at",
+            "sms_consent",
+            "sms_consent_at",
+        )
+        export_order = ("id", *WRITABLE, "traits", "created_at")
+        import_id_fields = ()
+        skip_unchanged = True
+        report_skipped = True
+
+    def get_export_fields(self, selected_fields=None):
+        return [f for f in super().get_export_fields(selected_fields) if f.attribute]
+
+    def clean_values(self, line: int, values: dict[str, str]) -> CleanRow:
+        """One row's canonical values (field -> raw text) cleaned, or RowInvalid with why."""
+        cleaned: dict[str, Any] = {}
+        reasons: list[str] = []
+        for name, raw in values.items():
+            if name.startswith(TRAIT_PREFIX):
+                continue
+            try:
+                cleaned[name] = self.fields[name].widget.clean(raw)
+            except ValueError as exc:
+                reasons.append(str(exc))
+        if reasons:
+            raise RowInvalid("; ".join(reasons))
+        return self._build(line, cleaned, values)
+
+    def _build(self, line: int, cleaned: dict[str, Any], values: dict[str, str]) -> CleanRow:
+        _split_full_name(cleaned)
+        row = CleanRow(
+            line=line,
+            values={n: cleaned[n] for n in WRITABLE if cleaned.get(n)},
+            traits={
+                n[len(TRAIT_PREFIX) :]: v.strip()
+                for n, v in values.items()
+                if n.startswith(TRAIT_PREFIX) and v and v.strip()
+            },
+            email_consent=cleaned.get("email_consent"),
+            email_consent_at=cleaned.get("email_consent_at"),
+            sms_consent=cleaned.get("sms_consent"),
+            sms_consent_at=cleaned.get("sms_consent_at"),
+        )
+        if not row.keys():
+            raise RowInvalid("no email, phone or external id")
+        return row
+
+
+def _split_full_name(cleaned: dict[str, Any]) -> None:
+    full = cleaned.pop("full_name", "")
+    if full and not cleaned.get("first_name") and not cleaned.get("last_name"):
+        first, _, last = full.partition(" ")
+        cleaned["first_name"], cleaned["last_name"] = first[:150], last.strip()[:150]
+
+
+def row_values(plan: Plan, headers: list[str]):
+    """A function turning a record's cells into field -> raw text, per the plan."""
+    index = {name: i for i, name in reversed(list(enumerate(headers)))}
+    sources: dict[str, list[int]] = {}
+    for column, target in plan.mapping.items():
+        sources.setdefault(target, []).append(index[column])
+    constants = dict(plan.constants)
+
+    def values(cells: list[str]) -> dict[str, str]:
+        out = dict(constants)
+        size = len(cells)
+        for target, positions in sources.items():
+            for position in positions:
+                if position < size and cells[position]:
+                    out[target] = cells[position]
+                    break
+        return out
+
+    return values
+
+
+def profile_changes(current: dict[str, Any], row: CleanRow, *, overwrite: bool) -> dict[str, Any]:
+    """The fields to write on an existing profile: empty ones only, unless overwriting."""
+    changes: dict[str, Any] = {}
+    for name, new in row.values.items():
+        old = current.get(name) or ""
+        if str(old) != new and (overwrite or not old):
+            changes[name] = new
+    if row.traits:
+        old_traits = current.get("traits") or {}
+        merged = {**old_traits, **row.traits} if overwrite else {**row.traits, **old_traits}
+        if merged != old_traits:
+            changes["traits"] = merged
+    return changes

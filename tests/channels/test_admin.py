@@ -1,0 +1,128 @@
+import pytest
+from django.contrib.auth.models import Group
+from django.urls import reverse
+
+from channels.models import Link, Message, MessageStatus, MessageTemplate
+from profiles.hooks import timeline_for
+from tests.channels.factories import EmailTemplateFactory, MessageFactory, SmsTemplateFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_template_change_page_has_the_live_segment_counter(admin_client, sms_template):
+    url = reverse("admin:channels_messagetemplate_change", args=[sms_template.pk])
+    page = admin_client.get(url).content.decode()
+
+    assert 'id="segment-counter"' in page
+    assert 'data-price="0.0083"' in page
+    assert "channels/segments.js" in page
+    assert "Preview and test send" in page
+
+
+def test_preview_renders_against_a_profile_and_keeps_nothing(admin_client, person):
+    template = EmailTemplateFactory()
+    url = reverse("admin:channels_messagetemplate_preview", args=[template.pk])
+
+    page = admin_client.get(url, {"profile": person.pk}).content.decode()
+
+    assert '<p id="preview-subject">Hello Ada</p>' in page
+    assert "List-Unsubscribe-Post: List-Unsubscribe=One-Click" in page
+    assert Message.objects.count() == 0
+    assert Link.objects.count() == 0
+
+
+def test_sms_preview_shows_the_segments(admin_client, person, sms_template):
+    url = reverse("admin:channels_messagetemplate_preview", args=[sms_template.pk])
+    page = admin_client.get(url, {"profile": person.pk}).content.decode()
+
+    assert "SMS (1 segment)" in page
+    assert "Reply STOP to opt out" in page
+
+
+def test_a_test_send_goes_through_dispatch_into_the_outbox(
+    admin_client, daytime, person, console_adapters
+):
+    template = SmsTemplateFactory()
+    url = reverse("admin:channels_messagetemplate_test_send", args=[template.pk])
+
+    response = admin_client.post(url, {"profile": person.pk}, follow=True)
+
+    message = Message.objects.get()
+    assert (message.status, message.source_kind, message.provider) == ("sent", "test", "console")
+    page = response.content.decode()
+    assert "Test send: Sent." in page
+    assert "TandemShop: hi Ada" in page
+
+
+def test_saving_a_long_unicode_sms_template_warns(admin_client):
+    response = admin_client.post(
+        reverse("admin:channels_messagetemplate_add"),
+        {
+            "name": "Long",
+            "key": "long",
+            "channel": "sms",
+            "category": "transactional",
+            "sms_body": "’" + "x" * 200,
+        },
+        follow=True,
+    )
+    page = response.content.decode()
+    assert MessageTemplate.objects.filter(key="long").exists()
+    assert "UCS-2 encoding (because of &#x27;’&#x27;)" in page
+    assert "3 segments: about 0.0249 per message." in page
+
+
+def test_a_marketing_email_template_without_footer_cannot_be_saved(admin_client):
+    response = admin_client.post(
+        reverse("admin:channels_messagetemplate_add"),
+        {
+            "name": "No footer",
+            "key": "no-footer",
+            "channel": "email",
+            "category": "marketing",
+            "subject": "Hi",
+            "body_html": "<p>Buy</p>",
+        },
+    )
+    assert response.status_code == 200
+    assert "Marketing email must show the postal address" in response.content.decode()
+    assert not MessageTemplate.objects.filter(key="no-footer").exists()
+
+
+def test_the_outbox_lists_unknown_messages_for_attention(admin_client, person):
+    MessageFactory(profile=person, status=MessageStatus.UNKNOWN, to_address="lost@example.com")
+    MessageFactory(profile=person, status=MessageStatus.SENT, to_address="fine@example.com")
+
+    page = admin_client.get(
+        reverse("admin:channels_message_changelist"), {"attention": "unknown"}
+    ).content.decode()
+
+    assert "lost@example.com" in page
+    assert "fine@example.com" not in page
+
+
+def test_the_outbox_is_read_only(admin_client, person):
+    message = MessageFactory(profile=person)
+    assert admin_client.get(reverse("admin:channels_message_add")).status_code == 403
+    response = admin_client.post(
+        reverse("admin:channels_message_change", args=[message.pk]), {"status": "sent"}
+    )
+    assert response.status_code == 403
+
+
+def test_messages_join_the_profile_timeline(person):
+    MessageFactory(profile=person, status=MessageStatus.SUPPRESSED, reason="consent_never")
+
+    [entry] = [e for e in timeline_for(person) if e.kind == "message"]
+    assert entry.title.startswith("Email: Spring sale")
+    assert entry.detail == "Suppressed · consent_never"
+
+
+def test_roles_grant_the_channel_models():
+    marketer = set(
+        Group.objects.get(name="Marketer").permissions.values_list("codename", flat=True)
+    )
+    assert {"add_messagetemplate", "view_message", "view_deliveryalert"} <= marketer
+    assert "change_message" not in marketer
+    compliance = Group.objects.get(name="Compliance").permissions
+    assert compliance.filter(codename="change_deliveryalert").exists()

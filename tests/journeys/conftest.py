@@ -1,0 +1,47 @@
+from datetime import UTC, datetime
+
+import pytest
+
+from journeys.models import Journey, Step
+from journeys.services import journey_activate
+
+START = datetime(2025, 6, 10, 14, 0, tzinfo=UTC)  # a Tuesday, 10:00 in New York
+
+
+def make_journey(steps: list[dict], *, activate: bool = True, **fields) -> Journey:
+    """A journey from step dicts: key, type, settings, next/yes/no (shorthand 'next')."""
+    fields.setdefault("name", "Test journey")
+    journey = Journey.objects.create(**fields)
+    for position, step in enumerate(steps):
+        Step.objects.create(
+            journey=journey,
+            key=step["key"],
+            type=step["type"],
+            settings=step.get("settings", {}),
+            next_step=step.get("next", ""),
+            yes_step=step.get("yes", ""),
+            no_step=step.get("no", ""),
+            position=position,
+        )
+    if activate:
+        journey_activate(journey=journey)
+    return journey
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    from django.core.cache import cache
+
+    cache.clear()  # the date-trait scan remembers journeys by id between tests otherwise
+    yield
+
+
+@pytest.fixture
+def journey_factory(db):
+    return make_journey
+
+
+@pytest.fixture
+def at_start(time_machine):
+    time_machine.move_to(START, tick=False)
+    return time_machine
