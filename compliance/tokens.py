@@ -20,6 +20,8 @@ from profiles.models import Profile
 PREFERENCES = "tandem.compliance.preferences"
 UNSUBSCRIBE = "tandem.compliance.unsubscribe"
 CONFIRM = "tandem.compliance.subscribe-confirm"
+# A double opt-in link is a fresh request, not a standing one: it lapses sooner.
+CONFIRM_MAX_AGE_DAYS = 30
 
 
 class InvalidToken(Exception):
@@ -46,12 +48,11 @@ def make_token(purpose: str, profile: Profile, **extra: str) -> str:
     return signing.dumps(payload, salt=purpose, compress=True)
 
 
-def read_token(purpose: str, token: str) -> LinkTarget:
+def read_token(purpose: str, token: str, *, max_age_days: int | None = None) -> LinkTarget:
     """The target of a valid token, or InvalidToken (never a partial answer)."""
+    days = max_age_days or settings.HOSTED_LINK_MAX_AGE_DAYS
     try:
-        payload = signing.loads(
-            token, salt=purpose, max_age=timedelta(days=settings.HOSTED_LINK_MAX_AGE_DAYS)
-        )
+        payload = signing.loads(token, salt=purpose, max_age=timedelta(days=days))
     except signing.BadSignature as error:  # SignatureExpired is a BadSignature
         raise InvalidToken(str(error)) from error
     if not isinstance(payload, dict) or not isinstance(payload.get("p"), int):
