@@ -8,9 +8,12 @@ class ChannelsConfig(AppConfig):
     def ready(self) -> None:
         from anymail.signals import tracking
 
-        from channels import timeline
+        from channels import confirmations, timeline
         from channels.webhooks import anymail
+        from compliance import notify
         from profiles import hooks
 
         hooks.register_timeline_source("messages", timeline.message_entries)
+        notify.register_sender("email_confirmation", confirmations.confirmation_email_send)
+        notify.register_sender("sms_confirmation", confirmations.confirmation_sms_send)
         tracking.connect(anymail.on_tracking, dispatch_uid="channels.anymail.tracking")

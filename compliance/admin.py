@@ -7,9 +7,11 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
-from compliance import services, sms_inbound
+from compliance import services, sms_inbound, tokens
 from compliance.evidence import evidence_pack
 from compliance.models import (
     ConsentAction,
@@ -24,6 +26,7 @@ from compliance.models import (
     Suppression,
     Topic,
 )
+from profiles.admin import ProfileAdmin
 from profiles.admin_base import ReadOnlyAdmin
 from profiles.models import Channel, Profile
 
@@ -237,3 +240,35 @@ class KeywordReviewAdmin(admin.ModelAdmin):
         if open_count:
             title += " (SMS marketing to these numbers is paused)"
         return super().changelist_view(request, {"title": title, **(extra_context or {})})
+
+
+# --- On the profile page: the person's own links (compliance reaches down to profiles) ----
+
+
+@admin.display(description="Customer pages")
+def customer_pages(self, obj: Profile) -> str:
+    if obj is None or obj.pk is None:
+        return "—"
+    links = [("Preference centre", tokens.preferences_url(obj))]
+    if obj.email:
+        links.append(("One-click unsubscribe (email)", tokens.unsubscribe_url(obj)))
+    return format_html_join(
+        mark_safe("<br>"), '<a href="{}" target="_blank" rel="noopener">{}</a>',
+        ((url, label) for label, url in links),
+    )  # fmt: skip
+
+
+@admin.action(description="Retire these people's hosted-page links (old emails stop working)")
+def rotate_links(modeladmin, request, queryset):
+    for profile in queryset:
+        tokens.rotate(profile)
+    modeladmin.message_user(request, f"New links for {queryset.count()} profiles.")
+
+
+ProfileAdmin.customer_pages = customer_pages
+ProfileAdmin.readonly_fields = [*ProfileAdmin.readonly_fields, "customer_pages"]
+ProfileAdmin.fieldsets = [
+    *ProfileAdmin.fieldsets,
+    ("Customer pages", {"fields": ["customer_pages"]}),
+]
+ProfileAdmin.actions = [*ProfileAdmin.actions, rotate_links]

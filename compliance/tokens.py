@@ -73,6 +73,7 @@ def rotate(profile: Profile) -> int:
     preference, _ = ContactPreference.objects.get_or_create(profile=profile)
     preference.token_version += 1
     preference.save(update_fields=["token_version", "updated_at"])
+    profile.preference = preference  # links made from this instance use the new version
     return preference.token_version
 
 
