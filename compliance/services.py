@@ -27,7 +27,7 @@ from compliance.models import (
     Topic,
 )
 from profiles.identity import IdentityError, normalise_email, normalise_phone
-from profiles.models import Channel, Profile
+from profiles.models import Channel, EventSource, Profile
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,10 @@ PERSON_LIFTABLE = frozenset(
         SuppressionReason.COMPLAINT,
     }
 )
+# A person joining through a sign-up (confirmed double opt-in or a single opt-in form)
+# announces SUBSCRIBED_EVENT, which welcome journeys listen for.
+SUBSCRIBED_EVENT = "Subscribed"
+SIGN_UP_SOURCES = frozenset({ConsentSource.DOUBLE_OPT_IN, ConsentSource.SIGNUP_FORM})
 # Opt-outs that also block the address itself, whoever it later belongs to.
 SUPPRESSING_SOURCES = {
     ConsentSource.SMS_KEYWORD: SuppressionReason.SMS_STOP,
@@ -251,6 +255,23 @@ def _apply(event: ConsentEvent, profile: Profile | None) -> None:
             "last_event": event,
             "updated_at": event.occurred_at,
         },
+    )
+    if event.action == ConsentAction.OPT_IN and event.source in SIGN_UP_SOURCES:
+        _announce_subscribed(event, profile)
+
+
+def _announce_subscribed(event: ConsentEvent, profile: Profile) -> None:
+    """A 'Subscribed' event on the timeline: welcome journeys start from it."""
+    from profiles.services import event_track
+
+    event_track(
+        profile=profile,
+        name=SUBSCRIBED_EVENT,
+        properties={"channel": event.channel, "source": event.source},
+        occurred_at=event.occurred_at,
+        idempotency_key=f"consent:subscribed:{event.pk}",
+        source=EventSource.SYSTEM,
+        channel=event.channel,
     )
 
 

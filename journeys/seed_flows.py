@@ -93,8 +93,7 @@ FLOWS = [
         "name": "Welcome",
         "description": "SMS at once with a code; email on day 1; email on day 3; SMS on day 5 "
         "if no purchase; email on day 7.",
-        "trigger_type": "event",
-        "trigger_event": "Signed Up",
+        "trigger_type": "subscribed",
         "reentry": "once",
         "templates": [
             sms(

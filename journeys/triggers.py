@@ -8,9 +8,10 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
+from compliance.services import SUBSCRIBED_EVENT
 from journeys.engagement import ALL_ENGAGEMENT_EVENTS
 from journeys.models import Enrollment, EnrollmentStatus, Journey, JourneyStatus, TriggerType
 from journeys.services import enrollment_create, enrollments_exit
@@ -74,8 +75,10 @@ def enter(event: Event, now) -> list[int]:
     """Enrol the person in each active journey this event triggers."""
     if event.source == EventSource.IMPORT and not (event.properties or {}).get("enrol_journeys"):
         return []  # imported history does not start flows unless the import says so
-    journeys = Journey.objects.filter(status=JourneyStatus.ACTIVE, trigger_type=TriggerType.EVENT,
-                                      trigger_event=event.name)  # fmt: skip
+    wanted = Q(trigger_type=TriggerType.EVENT, trigger_event=event.name)
+    if event.name == SUBSCRIBED_EVENT:
+        wanted |= Q(trigger_type=TriggerType.SUBSCRIBED)
+    journeys = Journey.objects.filter(wanted, status=JourneyStatus.ACTIVE)
     entered = []
     for journey in journeys:
         if not matches(journey, event):

@@ -414,7 +414,8 @@ def test_yes_confirms_a_pending_double_opt_in(client):
     assert event.evidence["message_sid"] == "SM-confirm"
     assert event.evidence["pending_event"] == pending.pk
     assert Subscription.objects.get(profile=profile).source == "double_opt_in"
-    assert not Event.objects.exists()
+    # Not a reply: the only event is the "Subscribed" that starts welcome journeys.
+    assert list(Event.objects.values_list("name", flat=True)) == ["Subscribed"]
 
 
 def test_yes_resubscribes_an_opted_out_number(client):

@@ -98,3 +98,23 @@ def test_vip_enters_on_the_fifth_order_or_a_lifetime_value_of_500(
     assert not Enrollment.objects.filter(profile=big).exists()
     track(big, "Order Completed", django_capture_on_commit_callbacks, value=Decimal(1))
     assert Enrollment.objects.filter(profile=big).exists()
+
+
+def test_a_confirmed_sign_up_starts_the_welcome_journey(
+    at_start, django_capture_on_commit_callbacks
+):
+    from compliance.services import consent_record
+
+    journey = make_journey([{"key": "w", "type": "wait", "settings": {"days": 1}}],
+                           trigger_type="subscribed")  # fmt: skip
+    profile = ProfileFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        consent_record(profile=profile, channel="email", action="pending", source="signup_form")
+    assert not Enrollment.objects.exists()  # pending is not subscribed yet
+    with django_capture_on_commit_callbacks(execute=True):
+        consent_record(profile=profile, channel="email", action="opt_in", source="double_opt_in")
+    enrollment = Enrollment.objects.get(journey=journey)
+    assert enrollment.context["properties"] == {"channel": "email", "source": "double_opt_in"}
+    with django_capture_on_commit_callbacks(execute=True):  # an import's opt-in is no sign-up
+        consent_record(profile=ProfileFactory(), channel="email", action="opt_in", source="import")
+    assert Enrollment.objects.count() == 1
