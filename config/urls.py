@@ -9,6 +9,7 @@ admin.site.index_title = "Marketing operations"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/v1/journeys/", include("journeys.api_urls")),
     path("api/v1/", include("profiles.api_urls")),
     path("healthz", healthz, name="healthz"),
     path("webhooks/twilio/", include("compliance.webhook_urls")),

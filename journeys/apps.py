@@ -10,4 +10,5 @@ class JourneysConfig(AppConfig):
         from profiles import hooks
 
         hooks.register_event_listener(triggers.on_event)
+        hooks.register_profile_listener(triggers.on_profile_created)
         hooks.register_timeline_source("journeys", timeline.journey_entries)

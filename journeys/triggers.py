@@ -116,3 +116,17 @@ def run_soon(ids: list[int]) -> None:
         async_task("journeys.tasks.run_enrollments", ids, task_name="journeys-run")
     except Exception:  # the broker is down: the next tick (every minute) runs them anyway
         logger.exception("could not queue an immediate run for %s", ids)
+
+
+def on_profile_created(profile) -> None:
+    """Enrol a new person in each active journey with the 'profile created' trigger."""
+    journeys = Journey.objects.filter(status=JourneyStatus.ACTIVE,
+                                      trigger_type=TriggerType.PROFILE_CREATED)  # fmt: skip
+    touched = [
+        enrollment.pk
+        for journey in journeys
+        if (enrollment := enrollment_create(journey=journey, profile=profile,
+                                            context={"trigger": "profile created"}))
+    ]  # fmt: skip
+    if touched:
+        run_soon(touched)

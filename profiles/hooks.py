@@ -9,6 +9,9 @@ registers from its `AppConfig.ready()`, so no import ever runs up the layering.
   admin timeline (events, consent changes, messages, journey steps).
 - `merge_handlers`: called with (survivor, absorbed) inside the merge transaction, before
   the generic move of related rows, for models whose unique constraints need care.
+- `profile_listeners`: called with each profile created through `profile_upsert` (API,
+  sign-up, admin services; not the set-based import), after its transaction commits
+  (journeys: the "profile created" trigger).
 """
 
 import logging
@@ -41,6 +44,7 @@ MergeHandler = Callable[["Profile", "Profile"], None]
 event_listeners: list[EventListener] = []
 timeline_sources: dict[str, TimelineSource] = {}
 merge_handlers: list[MergeHandler] = []
+profile_listeners: list[Callable[["Profile"], None]] = []
 
 
 def register_event_listener(listener: EventListener) -> EventListener:
@@ -57,6 +61,19 @@ def register_merge_handler(handler: MergeHandler) -> MergeHandler:
     if handler not in merge_handlers:
         merge_handlers.append(handler)
     return handler
+
+
+def register_profile_listener(listener: Callable[["Profile"], None]) -> None:
+    if listener not in profile_listeners:
+        profile_listeners.append(listener)
+
+
+def announce_profile_created(profile: "Profile") -> None:
+    for listener in list(profile_listeners):
+        try:
+            listener(profile)
+        except Exception:  # one listener's bug must not hide the profile from the others
+            logger.exception("profile listener %r failed on profile %s", listener, profile.pk)
 
 
 def announce_event(event: "Event") -> None:

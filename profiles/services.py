@@ -127,9 +127,12 @@ def _upsert(identity: Identity, fields: dict[str, Any]) -> Profile:
         profile = candidates[0]
         for other in candidates[1:]:
             profile_merge(survivor=profile, absorbed=other, reason=_merge_reason(identity))
+    created = profile.pk is None
     changed = _apply(profile, identity, fields)
-    if changed or profile.pk is None:
+    if changed or created:
         profile.save()
+    if created and hooks.profile_listeners:
+        transaction.on_commit(lambda: hooks.announce_profile_created(profile))
     return profile
 
 

@@ -118,3 +118,17 @@ def test_a_confirmed_sign_up_starts_the_welcome_journey(
     with django_capture_on_commit_callbacks(execute=True):  # an import's opt-in is no sign-up
         consent_record(profile=ProfileFactory(), channel="email", action="opt_in", source="import")
     assert Enrollment.objects.count() == 1
+
+
+def test_a_new_profile_from_the_api_enters_a_profile_created_journey(
+    at_start, django_capture_on_commit_callbacks
+):
+    from profiles.services import profile_upsert
+
+    journey = make_journey([{"key": "w", "type": "wait", "settings": {"days": 1}}],
+                           trigger_type="profile_created")  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        created = profile_upsert(email="new@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        profile_upsert(email="new@example.com", first_name="Ada")  # an update: no second entry
+    assert list(journey.enrollments.values_list("profile", flat=True)) == [created.pk]
