@@ -131,7 +131,9 @@ def test_one_message_dispatched_by_four_processes_is_sent_once(subscriber, tmp_p
 
     statuses = _race(subscriber, [message.pk] * RACERS, record)
 
-    assert statuses == ["sent"] * RACERS
+    # The winner reports "sent"; a loser reads the row while the winner may still be at
+    # the provider ("sending"). What matters: one provider call, and the row ends sent.
+    assert "sent" in statuses and set(statuses) <= {"sent", "sending"}
     assert record.read_text().splitlines() == [str(message.pk)]
     message.refresh_from_db()
     assert (message.status, message.attempts) == (MessageStatus.SENT, 1)
