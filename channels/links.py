@@ -26,11 +26,35 @@ def link_create(*, message: Message, url: str) -> Link:
     raise RuntimeError("could not draw a free link code")
 
 
-def shorten_urls(text: str, *, message: Message) -> str:
-    """Replace every http(s) URL in `text` with a tracked short link for `message`."""
+def shorten_urls(text: str, *, message: Message, pending: list[Link] | None = None) -> str:
+    """Replace every http(s) URL in `text` with a tracked short link for `message`.
+
+    With `pending`, the links are appended there unsaved, for `links_save` to store at once.
+    """
 
     def replace(match: re.Match) -> str:
         url, tail = _split_trailing(match.group(0))
-        return link_create(message=message, url=url).short_url + tail
+        if pending is None:
+            return link_create(message=message, url=url).short_url + tail
+        link = Link(message=message, url=url)
+        pending.append(link)
+        return link.short_url + tail
 
     return URL_PATTERN.sub(replace, text)
+
+
+def links_save(links: list[Link]) -> None:
+    """Store a batch's links in one insert; on a code collision, draw new codes one by one
+    and put them in the message bodies that already show the old ones."""
+    if not links:
+        return
+    try:
+        with transaction.atomic():
+            Link.objects.bulk_create(links)
+        return
+    except IntegrityError:
+        pass
+    for link in links:
+        saved = link_create(message=link.message, url=link.url)
+        message = link.message
+        message.body_text = message.body_text.replace(link.short_url, saved.short_url)

@@ -131,7 +131,8 @@ def test_one_message_dispatched_by_four_processes_is_sent_once(subscriber, tmp_p
 
     statuses = _race(subscriber, [message.pk] * RACERS, record)
 
-    assert statuses == ["sent"] * RACERS
+    # A loser re-reads the message before or after the winner records the provider's answer.
+    assert set(statuses) <= {"sending", "sent"} and "sent" in statuses
     assert record.read_text().splitlines() == [str(message.pk)]
     message.refresh_from_db()
     assert (message.status, message.attempts) == (MessageStatus.SENT, 1)
