@@ -121,7 +121,7 @@ def dispatch_all(messages: list, batch: int) -> None:
         dispatch_many(messages=messages[start : start + batch])
 
 
-def run(kind: str, count: int, batch: int, profile: bool) -> None:
+def run(kind: str, count: int, batch: int, profile: bool, sort: str = "cumulative") -> None:
     setup_django(fresh_database(kind))
     import time_machine
     from django.db import connection
@@ -134,9 +134,10 @@ def run(kind: str, count: int, batch: int, profile: bool) -> None:
         messages = seed(count)
         profiler = _profiler(profile)
         with CaptureQueriesContext(connection) as queries:
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             dispatch_all(messages, batch)
             elapsed = time.perf_counter() - started
+            cpu = time.process_time() - cpu_started
         if profiler:
             profiler.disable()
     from django.db.models import Count
@@ -151,10 +152,14 @@ def run(kind: str, count: int, batch: int, profile: bool) -> None:
         f"{len(queries) / count:.2f} SQL statements per message); "
         f"target >= {TARGET_PER_SECOND:,}/s per worker on PostgreSQL"
     )
+    print(
+        f"    worker CPU {cpu:.1f} s of {elapsed:.1f} s wall ({count / cpu:,.0f} messages per "
+        f"CPU second); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
     if profiler:
         import pstats
 
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+        pstats.Stats(profiler).sort_stats(sort).print_stats(25)
 
 
 def _profiler(enabled: bool):
