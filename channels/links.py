@@ -1,14 +1,45 @@
 """Tracked short links: URLs in an SMS become /l/<code> links on our own domain."""
 
 import re
+from functools import lru_cache
 
+from django.conf import settings
+from django.core.signals import setting_changed
 from django.db import IntegrityError, transaction
+from django.dispatch import receiver
+from django.urls import get_script_prefix, get_urlconf, reverse
 
 from channels.models import Link, Message
 
 URL_PATTERN = re.compile(r"https?://[^\s<>\"']+")
 # Sentence punctuation right after a URL belongs to the sentence, not the URL.
 TRAILING = ".,;:!?)]}'\""
+
+
+SLOT = "tandem-slot"
+
+
+@lru_cache(maxsize=32)
+def _around(name: str, prefix: str, urlconf) -> tuple[str, str]:
+    before, _, after = reverse(name, args=[SLOT]).partition(SLOT)
+    return before, after
+
+
+def path_with(name: str, value: str) -> str:
+    """reverse(name, args=[value]) for a URL-safe value, the pattern resolved once: a batch
+    render makes three such links per message."""
+    before, after = _around(name, get_script_prefix(), get_urlconf())
+    return f"{before}{value}{after}"
+
+
+@receiver(setting_changed)
+def _forget_paths(**kwargs) -> None:
+    _around.cache_clear()
+
+
+def short_url(link: Link) -> str:
+    """Link.short_url, without a reverse() per link."""
+    return f"{settings.PUBLIC_BASE_URL}{path_with('channels:link', link.code)}"
 
 
 def _split_trailing(url: str) -> tuple[str, str]:
@@ -35,10 +66,10 @@ def shorten_urls(text: str, *, message: Message, pending: list[Link] | None = No
     def replace(match: re.Match) -> str:
         url, tail = _split_trailing(match.group(0))
         if pending is None:
-            return link_create(message=message, url=url).short_url + tail
+            return short_url(link_create(message=message, url=url)) + tail
         link = Link(message=message, url=url)
         pending.append(link)
-        return link.short_url + tail
+        return short_url(link) + tail
 
     return URL_PATTERN.sub(replace, text)
 
@@ -57,4 +88,4 @@ def links_save(links: list[Link]) -> None:
     for link in links:
         saved = link_create(message=link.message, url=link.url)
         message = link.message
-        message.body_text = message.body_text.replace(link.short_url, saved.short_url)
+        message.body_text = message.body_text.replace(short_url(link), short_url(saved))

@@ -18,13 +18,14 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from channels.models import Message, MessageStatus
+from channels.models import Message, MessageStatus, MessageTemplate
 from channels.models.outbox import WAITING
 from channels.services.claim import Batch, claim
 from channels.services.outbox import message_create, recent_sends_many
 from channels.services.results import send_claimed_many
 from compliance.decide import Decision, Outcome, RecentSend, caps_active, decide, facts_gather_many
-from profiles.models import Profile
+from compliance.models import Topic
+from profiles.models import Event, Profile
 
 FINAL_BY_OUTCOME = {
     Outcome.SKIP: MessageStatus.SKIPPED,
@@ -72,14 +73,26 @@ def _decide_and_claim(ids: list[int], now: datetime) -> tuple[list[Message], lis
 
 def _locked_messages(ids: list[int], profiles: dict[int, Profile]) -> list[Message]:
     messages = list(
-        Message.objects.select_for_update(of=("self",))
-        .select_related("template", "topic", "trigger_event")
+        Message.objects.select_for_update()
         .filter(pk__in=ids, profile_id__in=list(profiles))
         .order_by("pk")
     )
+    _attach(messages, "template", MessageTemplate.objects.select_related("switch_template"))
+    _attach(messages, "topic", Topic.objects.all())
+    _attach(messages, "trigger_event", Event.objects.all())
     for message in messages:
         message.profile = profiles[message.profile_id]
     return messages
+
+
+def _attach(messages: list[Message], name: str, queryset) -> None:
+    """Read each related row once for the batch, not once per message (a template's HTML
+    would otherwise come back with every message)."""
+    attname = f"{name}_id"
+    rows = queryset.in_bulk({getattr(m, attname) for m in messages} - {None})
+    for message in messages:
+        if getattr(message, attname) is not None:
+            setattr(message, name, rows[getattr(message, attname)])
 
 
 def _skip_orphans(pks: list[int]) -> None:
