@@ -2,16 +2,19 @@
 
 One command, from the project folder:
 
-    .venv/bin/python bench/dispatch.py [--database postgres|sqlite] [--messages N]
+    .venv/bin/python bench/dispatch.py [--database postgres|sqlite] [--messages N] [--batch B]
+                                       [--profile]
 
 It builds a fresh database (PostgreSQL `tandem_bench_dispatch` on postgres@127.0.0.1:5432,
 dropped and recreated; or a SQLite file in a temp folder), migrates it, seeds N profiles
 subscribed to email (half also to SMS), one marketing email and one marketing SMS
 template, and queues one message per profile (half email, half SMS, so no frequency cap
-defers them). Then, in this single process (one worker), it dispatches every message:
-profile row lock, compliance decision, render (inlined CSS, tracked links), claim, console
-adapter, record. It checks every message ended `sent` and prints one line with the rate
-and the target it is compared with.
+defers them). Then, in this single process (one worker), it dispatches every message in
+batches of B through `channels.services.dispatch_many` (B=1: `dispatch`, one at a time):
+profile row locks, compliance decisions, render (inlined CSS, tracked links), claim,
+console adapter, record. It checks every message ended `sent` and prints one line with the
+rate, the SQL statements per message and the target it is compared with. `--profile`
+prints the 25 functions with the most cumulative time.
 """
 
 from __future__ import annotations
@@ -107,38 +110,76 @@ def seed(count: int) -> list:
     return list(Message.objects.order_by("pk"))
 
 
-def run(kind: str, count: int) -> None:
+def dispatch_all(messages: list, batch: int) -> None:
+    from channels.services import dispatch, dispatch_many
+
+    if batch == 1:
+        for message in messages:
+            dispatch(message=message)
+        return
+    for start in range(0, len(messages), batch):
+        dispatch_many(messages=messages[start : start + batch])
+
+
+def run(kind: str, count: int, batch: int, profile: bool, sort: str = "cumulative") -> None:
     setup_django(fresh_database(kind))
     import time_machine
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
 
     from channels.models import Message
-    from channels.services import dispatch
 
     # Noon in Chicago on a Tuesday: inside quiet hours for every profile.
     with time_machine.travel("2026-03-10T17:00:00Z", tick=True):
         messages = seed(count)
-        started = time.perf_counter()
-        for message in messages:
-            dispatch(message=message)
-        elapsed = time.perf_counter() - started
+        profiler = _profiler(profile)
+        with CaptureQueriesContext(connection) as queries:
+            started, cpu_started = time.perf_counter(), time.process_time()
+            dispatch_all(messages, batch)
+            elapsed = time.perf_counter() - started
+            cpu = time.process_time() - cpu_started
+        if profiler:
+            profiler.disable()
     from django.db.models import Count
 
     statuses = dict(Message.objects.values_list("status").annotate(n=Count("id")))
     assert statuses == {"sent": count}, statuses
     rate = count / elapsed
+    how = "dispatch one by one" if batch == 1 else f"dispatch_many, batches of {batch}"
     print(
-        f"{kind}: {rate:,.0f} messages/s through dispatch ({count:,} messages, half email "
-        f"half SMS, console adapters, 1 worker, {elapsed:.1f} s); "
+        f"{kind}: {rate:,.0f} messages/s through {how} ({count:,} messages, half email "
+        f"half SMS, console adapters, 1 worker, {elapsed:.1f} s, "
+        f"{len(queries) / count:.2f} SQL statements per message); "
         f"target >= {TARGET_PER_SECOND:,}/s per worker on PostgreSQL"
     )
+    print(
+        f"    worker CPU {cpu:.1f} s of {elapsed:.1f} s wall ({count / cpu:,.0f} messages per "
+        f"CPU second); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
+    if profiler:
+        import pstats
+
+        pstats.Stats(profiler).sort_stats(sort).print_stats(25)
+
+
+def _profiler(enabled: bool):
+    if not enabled:
+        return None
+    import cProfile
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    return profiler
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", choices=["postgres", "sqlite"], default="postgres")
     parser.add_argument("--messages", type=int, default=5_000)
+    parser.add_argument("--batch", type=int, default=200, help="1: dispatch one at a time")
+    parser.add_argument("--profile", action="store_true", help="print a cProfile summary")
     args = parser.parse_args()
-    run(args.database, args.messages)
+    run(args.database, args.messages, args.batch, args.profile)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,45 @@
 """Tracked short links: URLs in an SMS become /l/<code> links on our own domain."""
 
 import re
+from functools import lru_cache
 
+from django.conf import settings
+from django.core.signals import setting_changed
 from django.db import IntegrityError, transaction
+from django.dispatch import receiver
+from django.urls import get_script_prefix, get_urlconf, reverse
 
 from channels.models import Link, Message
 
 URL_PATTERN = re.compile(r"https?://[^\s<>\"']+")
 # Sentence punctuation right after a URL belongs to the sentence, not the URL.
 TRAILING = ".,;:!?)]}'\""
+
+
+SLOT = "tandem-slot"
+
+
+@lru_cache(maxsize=32)
+def _around(name: str, prefix: str, urlconf) -> tuple[str, str]:
+    before, _, after = reverse(name, args=[SLOT]).partition(SLOT)
+    return before, after
+
+
+def path_with(name: str, value: str) -> str:
+    """reverse(name, args=[value]) for a URL-safe value, the pattern resolved once: a batch
+    render makes three such links per message."""
+    before, after = _around(name, get_script_prefix(), get_urlconf())
+    return f"{before}{value}{after}"
+
+
+@receiver(setting_changed)
+def _forget_paths(**kwargs) -> None:
+    _around.cache_clear()
+
+
+def short_url(link: Link) -> str:
+    """Link.short_url, without a reverse() per link."""
+    return f"{settings.PUBLIC_BASE_URL}{path_with('channels:link', link.code)}"
 
 
 def _split_trailing(url: str) -> tuple[str, str]:
@@ -26,11 +57,35 @@ def link_create(*, message: Message, url: str) -> Link:
     raise RuntimeError("could not draw a free link code")
 
 
-def shorten_urls(text: str, *, message: Message) -> str:
-    """Replace every http(s) URL in `text` with a tracked short link for `message`."""
+def shorten_urls(text: str, *, message: Message, pending: list[Link] | None = None) -> str:
+    """Replace every http(s) URL in `text` with a tracked short link for `message`.
+
+    With `pending`, the links are appended there unsaved, for `links_save` to store at once.
+    """
 
     def replace(match: re.Match) -> str:
         url, tail = _split_trailing(match.group(0))
-        return link_create(message=message, url=url).short_url + tail
+        if pending is None:
+            return short_url(link_create(message=message, url=url)) + tail
+        link = Link(message=message, url=url)
+        pending.append(link)
+        return short_url(link) + tail
 
     return URL_PATTERN.sub(replace, text)
+
+
+def links_save(links: list[Link]) -> None:
+    """Store a batch's links in one insert; on a code collision, draw new codes one by one
+    and put them in the message bodies that already show the old ones."""
+    if not links:
+        return
+    try:
+        with transaction.atomic():
+            Link.objects.bulk_create(links)
+        return
+    except IntegrityError:
+        pass
+    for link in links:
+        saved = link_create(message=link.message, url=link.url)
+        message = link.message
+        message.body_text = message.body_text.replace(short_url(link), short_url(saved))

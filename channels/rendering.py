@@ -9,23 +9,25 @@ appended to the first marketing text to a number (or every one, by setting).
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 import css_inline
 from django.conf import settings
-from django.template import TemplateSyntaxError
+from django.template import Context, TemplateSyntaxError
 from django.template.loader import render_to_string
 from django.utils.html import strip_tags
 from django.utils.safestring import mark_safe
 
-from channels.engine import render_string
-from channels.links import shorten_urls
-from channels.models import Message, MessageStatus
+from channels.engine import compile_template, render_string
+from channels.links import path_with, shorten_urls
+from channels.models import Link, Message, MessageStatus, MessageTemplate
 from channels.segments import count
-from compliance.tokens import preferences_url, unsubscribe_url
+from compliance.tokens import PREFERENCES, UNSUBSCRIBE, absolute, make_token
 from profiles.models import Channel, Profile
 
 STOP_FOOTER = "Reply STOP to opt out"
+TEXTED = (MessageStatus.SENDING, MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.UNKNOWN)
 PROFILE_FIELDS = ("first_name", "last_name", "email", "external_id", "locale", "country")
 
 
@@ -35,6 +37,15 @@ class RenderError(Exception):
     def __init__(self, code: str, detail: str = ""):
         super().__init__(detail or code)
         self.code = code
+
+
+@dataclass
+class RenderBatch:
+    """What a batch render reads once and writes once: numbers already sent a marketing text
+    (so the STOP line goes on the first only), and the short links to store at the end."""
+
+    texted: set[str] = field(default_factory=set)
+    links: list[Link] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -66,13 +77,39 @@ def base_context(message: Message, profile: Profile) -> dict:
     }
 
 
-def render(message: Message, profile: Profile) -> Rendered:
+# compliance.tokens' preferences_url and unsubscribe_url, with the URL pattern resolved once.
+def preferences_url(profile: Profile) -> str:
+    return absolute(path_with("compliance:preferences", make_token(PREFERENCES, profile)))
+
+
+def unsubscribe_url(profile: Profile, *, channel: str = "email", topic: str = "") -> str:
+    token = make_token(UNSUBSCRIBE, profile, c=channel, t=topic)
+    return absolute(path_with("compliance:unsubscribe", token))
+
+
+def render(message: Message, profile: Profile, *, batch: RenderBatch | None = None) -> Rendered:
     try:
         if message.channel == Channel.EMAIL:
             return render_email(message, profile)
-        return render_sms(message, profile)
+        return render_sms(message, profile, batch)
     except TemplateSyntaxError as error:  # a runtime tag error, e.g. a bad filter argument
         raise RenderError("render_error", str(error)) from error
+
+
+@lru_cache(maxsize=512)
+def _compiled(pk: int, updated_at, name: str, source: str, autoescape: bool):
+    return compile_template(source, autoescape=autoescape)
+
+
+def render_field(template: MessageTemplate, name: str, context: dict, *, autoescape: bool) -> str:
+    """Render one field of a saved template, compiled once per (template, version, field)."""
+    source = getattr(template, name)
+    if not source:
+        return ""
+    if template.pk is None:
+        return render_string(source, context, autoescape=autoescape)
+    compiled = _compiled(template.pk, template.updated_at, name, source, autoescape)
+    return compiled.render(Context(context, autoescape=autoescape))
 
 
 # --- email -----------------------------------------------------------------------------
@@ -83,19 +120,19 @@ def render_email(message: Message, profile: Profile) -> Rendered:
     context = base_context(message, profile)
     topic = message.topic.key if message.topic_id else ""
     context["unsubscribe_url"] = unsubscribe_url(profile, channel="email", topic=topic)
-    subject = " ".join(render_string(template.subject, context, autoescape=False).split())
-    html_part = render_string(
-        template.body_html,
+    subject = " ".join(render_field(template, "subject", context, autoescape=False).split())
+    html_part = render_field(
+        template,
+        "body_html",
         {**context, "footer": mark_safe(render_to_string("channels/email/footer.html", context))},
         autoescape=True,
     )
-    text_source = template.body_text or strip_tags(html_part)
-    text_part = render_string(
-        text_source,
-        {**context, "footer": render_to_string("channels/email/footer.txt", context)},
-        autoescape=False,
-    )
-    preheader = render_string(template.preheader, context, autoescape=False)
+    text_context = {**context, "footer": render_to_string("channels/email/footer.txt", context)}
+    if template.body_text:
+        text_part = render_field(template, "body_text", text_context, autoescape=False)
+    else:
+        text_part = render_string(strip_tags(html_part), text_context, autoescape=False)
+    preheader = render_field(template, "preheader", context, autoescape=False)
     html = _layout(html_part, subject, preheader) if template.body_html else ""
     if message.category == "marketing":
         _require_footer(context, html=html_part, text=text_part)
@@ -140,29 +177,30 @@ def marketing_headers(context: dict, message: Message) -> dict[str, str]:
 # --- SMS -------------------------------------------------------------------------------
 
 
-def render_sms(message: Message, profile: Profile) -> Rendered:
+def render_sms(message: Message, profile: Profile, batch: RenderBatch | None = None) -> Rendered:
     context = base_context(message, profile)
-    body = render_string(message.template.sms_body, context, autoescape=False).strip()
-    body = shorten_urls(body, message=message)
-    if message.category == "marketing" and _needs_stop_footer(message, body):
+    body = render_field(message.template, "sms_body", context, autoescape=False).strip()
+    body = shorten_urls(body, message=message, pending=batch.links if batch else None)
+    if message.category == "marketing" and _needs_stop_footer(message, body, batch):
         body = f"{body}\n{STOP_FOOTER}"
+    if message.category == "marketing" and batch is not None:
+        batch.texted.add(message.to_address)
     return Rendered(body_text=body, segments=count(body).segments)
 
 
-def _needs_stop_footer(message: Message, body: str) -> bool:
+def _needs_stop_footer(message: Message, body: str, batch: RenderBatch | None) -> bool:
     if re.search(r"\bSTOP\b", body):
         return False  # the template already says how to opt out
     if settings.SMS_STOP_FOOTER_EVERY_MESSAGE:
         return True
-    earlier = Message.objects.filter(
-        channel=Channel.SMS,
-        to_address=message.to_address,
-        category="marketing",
-        status__in=[
-            MessageStatus.SENDING,
-            MessageStatus.SENT,
-            MessageStatus.DELIVERED,
-            MessageStatus.UNKNOWN,
-        ],
-    ).exclude(pk=message.pk)
-    return not earlier.exists()
+    if batch is not None:
+        return message.to_address not in batch.texted
+    return not texted_numbers([message.to_address], exclude=message.pk)
+
+
+def texted_numbers(numbers, *, exclude: int | None = None) -> set[str]:
+    """The numbers among `numbers` that were already sent (or are being sent) marketing SMS."""
+    rows = Message.objects.filter(
+        channel=Channel.SMS, to_address__in=list(numbers), category="marketing", status__in=TEXTED
+    ).exclude(pk=exclude)
+    return set(rows.values_list("to_address", flat=True).distinct())

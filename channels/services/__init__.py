@@ -3,7 +3,7 @@
 `dispatch` is the only way a message reaches a provider.
 """
 
-from channels.services.dispatch import dispatch
+from channels.services.dispatch import dispatch, dispatch_many
 from channels.services.outbox import message_create, recent_sends
 from channels.services.sweeper import messages_mark_unknown, messages_release_due
 from channels.services.tracking import (
@@ -14,6 +14,7 @@ from channels.services.tracking import (
 
 __all__ = [
     "dispatch",
+    "dispatch_many",
     "engagement_record",
     "link_follow",
     "message_create",

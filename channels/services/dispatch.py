@@ -1,27 +1,31 @@
 """dispatch: decide, render, claim, send, record. The only way to a provider.
 
-Inside one transaction, holding the profile's row lock (the lock consent_record takes, so
+Inside one transaction, holding the profiles' row locks (the lock consent_record takes, so
 a STOP and a send never interleave, and two sends to one person see each other for the
-caps): re-read the message, ask compliance, render, and claim it with a conditional
-update from queued/deferred to sending. The provider call happens after that commit, so
-no transaction waits on the network; a redelivered task finds the message claimed and
+caps): re-read the messages, ask compliance, render, and claim them with one conditional
+update from queued/deferred to sending. The provider calls happen after that commit, so
+no transaction waits on the network; a redelivered task finds its message claimed and
 sends nothing.
+
+`dispatch_many` does this for a batch in a handful of queries: the facts, the caps and the
+recent sends are read once for the batch, and each decision adds to the recent sends the
+next message to the same person is decided against.
 """
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
-from channels.models import Message, MessageStatus
+from channels.models import Message, MessageStatus, MessageTemplate
 from channels.models.outbox import WAITING
-from channels.rendering import RenderError, render
-from channels.services.outbox import message_create, recent_sends
-from channels.services.results import alert_render_error, send_claimed
-from compliance.decide import Decision, Outcome, decide_send
-from compliance.services import normalise_address, profile_address
-from profiles.models import Profile
+from channels.services.claim import Batch, claim
+from channels.services.outbox import message_create, recent_sends_many
+from channels.services.results import send_claimed_many
+from compliance.decide import Decision, Outcome, RecentSend, caps_active, decide, facts_gather_many
+from compliance.models import Topic
+from profiles.models import Event, Profile
 
 FINAL_BY_OUTCOME = {
     Outcome.SKIP: MessageStatus.SKIPPED,
@@ -31,30 +35,71 @@ FINAL_BY_OUTCOME = {
 
 def dispatch(*, message: Message) -> Message:
     """Send the message if it is due and allowed; return it with its new status."""
-    claimed, follow_up = _decide_and_claim(message.pk, timezone.now())
-    if claimed is not None:
-        send_claimed(claimed)
-    if follow_up is not None:
-        dispatch(message=follow_up)
-    return Message.objects.get(pk=message.pk)
+    return dispatch_many(messages=[message])[0]
 
 
-def _decide_and_claim(pk: int, now: datetime) -> tuple[Message | None, Message | None]:
+def dispatch_many(*, messages: Iterable[Message | int]) -> list[Message]:
+    """dispatch for a batch (messages or ids); returns them re-read, in the order given."""
+    ids = list(dict.fromkeys(m if isinstance(m, int) else m.pk for m in messages))
+    if not ids:
+        return []
+    claimed, follow_ups = _decide_and_claim(ids, timezone.now())
+    send_claimed_many(claimed)
+    if follow_ups:
+        dispatch_many(messages=follow_ups)
+    found = Message.objects.in_bulk(ids)
+    return [found[pk] for pk in ids if pk in found]
+
+
+def _decide_and_claim(ids: list[int], now: datetime) -> tuple[list[Message], list[Message]]:
     with transaction.atomic():
-        profile_id = Message.objects.filter(pk=pk).values_list("profile_id", flat=True).get()
-        if profile_id is None:
-            _finish(pk, MessageStatus.SKIPPED, "no_profile")
-            return None, None
-        # Lock order everywhere: the profile, then its messages.
-        profile = Profile.objects.select_for_update().get(pk=profile_id)
-        message = (
-            Message.objects.select_for_update(of=("self",))
-            .select_related("template", "topic", "trigger_event")
-            .get(pk=pk)
+        owners = dict(Message.objects.filter(pk__in=ids).values_list("pk", "profile_id"))
+        _skip_orphans([pk for pk, owner in owners.items() if owner is None])
+        # Lock order everywhere: the profiles (by pk), then their messages.
+        profiles = {
+            p.pk: p
+            for p in Profile.objects.select_for_update(of=("self",))
+            .select_related("preference")
+            .filter(pk__in={owner for owner in owners.values() if owner is not None})
+            .order_by("pk")
+        }
+        messages = [m for m in _locked_messages(ids, profiles) if _is_due(m, now)]
+        if not messages:
+            return [], []
+        batch = Batch(now=now, profiles=profiles, messages=messages)
+        follow_ups = _decide_all(batch)
+        return claim(batch), follow_ups
+
+
+def _locked_messages(ids: list[int], profiles: dict[int, Profile]) -> list[Message]:
+    messages = list(
+        Message.objects.select_for_update()
+        .filter(pk__in=ids, profile_id__in=list(profiles))
+        .order_by("pk")
+    )
+    _attach(messages, "template", MessageTemplate.objects.select_related("switch_template"))
+    _attach(messages, "topic", Topic.objects.all())
+    _attach(messages, "trigger_event", Event.objects.all())
+    for message in messages:
+        message.profile = profiles[message.profile_id]
+    return messages
+
+
+def _attach(messages: list[Message], name: str, queryset) -> None:
+    """Read each related row once for the batch, not once per message (a template's HTML
+    would otherwise come back with every message)."""
+    attname = f"{name}_id"
+    rows = queryset.in_bulk({getattr(m, attname) for m in messages} - {None})
+    for message in messages:
+        if getattr(message, attname) is not None:
+            setattr(message, name, rows[getattr(message, attname)])
+
+
+def _skip_orphans(pks: list[int]) -> None:
+    if pks:
+        Message.objects.filter(pk__in=pks, status__in=WAITING).update(
+            status=MessageStatus.SKIPPED, reason="no_profile"
         )
-        if not _is_due(message, now):
-            return None, None
-        return _decide(message, profile, now)
 
 
 def _is_due(message: Message, now: datetime) -> bool:
@@ -63,47 +108,74 @@ def _is_due(message: Message, now: datetime) -> bool:
     return message.scheduled_for is None or message.scheduled_for <= now
 
 
-def _decide(message: Message, profile: Profile, now: datetime):
-    if message.expires_at and now >= message.expires_at:
-        _finish(message.pk, MessageStatus.SKIPPED, "expired")
-        return None, None
-    decision = decide_send(
-        profile=profile,
-        channel=message.channel,
-        category=message.category,
-        topic=message.topic,
-        at=now,
-        recent_sends=recent_sends(profile=profile, at=now, exclude=message.pk),
+def _decide_all(batch: Batch) -> list[Message]:
+    """Decide each message in order; an allowed one counts against the next to that person."""
+    facts = _facts(batch)
+    caps = caps_active()
+    sends = recent_sends_many(
+        profile_ids=list(batch.profiles), at=batch.now, exclude=[m.pk for m in batch.messages]
     )
-    if decision.outcome == Outcome.SWITCH:
-        return None, _switch(message, decision)
-    if not decision.allowed:
-        _hold(message, decision, now)
-        return None, None
-    return _render_and_claim(message, profile, now), None
+    follow_ups = []
+    for message in batch.messages:
+        if message.expires_at and batch.now >= message.expires_at:
+            batch.finish(message, MessageStatus.SKIPPED, "expired")
+            continue
+        mine = sends.setdefault(message.profile_id, [])
+        decision = decide(
+            profile=message.profile,
+            channel=message.channel,
+            category=message.category,
+            topic=message.topic.key if message.topic_id else None,
+            at=batch.now,
+            recent_sends=mine,
+            facts=facts[message.topic_id][message.profile_id],
+            caps=caps,
+        )
+        if decision.outcome == Outcome.SWITCH:
+            follow_ups += filter(None, [_switch(batch, message, decision)])
+        elif not decision.allowed:
+            _hold(batch, message, decision)
+        elif batch.render(message):
+            mine.append(
+                RecentSend(at=batch.now, channel=message.channel, category=message.category)
+            )
+    return follow_ups
 
 
-def _hold(message: Message, decision: Decision, now: datetime) -> None:
+def _facts(batch: Batch) -> dict:
+    """{topic id: {profile id: Facts}}: one facts read per topic in the batch (usually one)."""
+    by_topic: dict = {}
+    for message in batch.messages:
+        by_topic.setdefault(message.topic_id, (message.topic, {}))[1][message.profile_id] = (
+            message.profile
+        )
+    return {
+        topic_id: facts_gather_many(
+            profiles=profiles.values(), topics=dict.fromkeys(profiles, topic)
+        )
+        for topic_id, (topic, profiles) in by_topic.items()
+    }
+
+
+def _hold(batch: Batch, message: Message, decision: Decision) -> None:
     if decision.outcome != Outcome.DEFER:
-        _finish(message.pk, FINAL_BY_OUTCOME[decision.outcome], decision.reason)
+        batch.finish(message, FINAL_BY_OUTCOME[decision.outcome], decision.reason)
         return
-    until = decision.until or now + timedelta(minutes=5)
+    until = decision.until or batch.now + timedelta(minutes=5)
     if message.expires_at and until >= message.expires_at:
-        _finish(message.pk, MessageStatus.SKIPPED, f"expired_while_deferred:{decision.reason}")
+        batch.finish(message, MessageStatus.SKIPPED, f"expired_while_deferred:{decision.reason}")
         return
     # decide already spreads quiet-hour releases over the first minutes of the window.
-    Message.objects.filter(pk=message.pk, status__in=WAITING).update(
-        status=MessageStatus.DEFERRED, scheduled_for=until, reason=decision.reason
-    )
+    batch.defer(message, until, decision.reason)
 
 
-def _switch(message: Message, decision: Decision) -> Message | None:
+def _switch(batch: Batch, message: Message, decision: Decision) -> Message | None:
     """A cap moved the message to the other channel: the template's switch twin, once."""
     twin = message.template.switch_template if message.template_id else None
     if twin is None or message.switched_from_id is not None:
-        _finish(message.pk, MessageStatus.SKIPPED, f"{decision.reason}:no_switch_template")
+        batch.finish(message, MessageStatus.SKIPPED, f"{decision.reason}:no_switch_template")
         return None
-    _finish(message.pk, MessageStatus.CANCELLED, f"switched_to_{decision.channel}")
+    batch.finish(message, MessageStatus.CANCELLED, f"switched_to_{decision.channel}")
     return message_create(
         profile=message.profile,
         template=twin,
@@ -116,47 +188,3 @@ def _switch(message: Message, decision: Decision) -> Message | None:
         source_step=message.source_step,
         switched_from=message,
     )
-
-
-def _render_and_claim(message: Message, profile: Profile, now: datetime) -> Message | None:
-    raw = profile_address(profile, message.channel)
-    message.to_address = normalise_address(address=raw, channel=message.channel)
-    fields = {"to_address": message.to_address}
-    if message.rendered_at is None:
-        try:
-            fields.update(_rendered_fields(message, profile, now))
-        except RenderError as error:
-            _finish(message.pk, MessageStatus.FAILED, error.code, text=str(error))
-            alert_render_error(message, str(error))
-            return None
-    claimed = Message.objects.filter(pk=message.pk, status__in=WAITING).update(
-        status=MessageStatus.SENDING,
-        sending_started_at=now,
-        attempts=F("attempts") + 1,
-        reason="",
-        **fields,
-    )
-    if claimed != 1:
-        return None
-    return Message.objects.select_related("profile").get(pk=message.pk)
-
-
-def _rendered_fields(message: Message, profile: Profile, now: datetime) -> dict:
-    if message.template_id is None:
-        return {}
-    rendered = render(message, profile)
-    return {
-        "subject": rendered.subject,
-        "body_text": rendered.body_text,
-        "body_html": rendered.body_html,
-        "headers": rendered.headers,
-        "segments": rendered.segments,
-        "rendered_at": now,
-    }
-
-
-def _finish(pk: int, status: str, reason: str, *, text: str = "") -> None:
-    fields = {"status": status, "reason": reason[:100]}
-    if text:
-        fields["provider_error_text"] = text
-    Message.objects.filter(pk=pk, status__in=WAITING).update(**fields)

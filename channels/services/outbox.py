@@ -111,3 +111,24 @@ def recent_sends(*, profile: Profile, at: datetime, exclude: int | None = None) 
     return [
         RecentSend(at=when, channel=channel, category=category) for when, channel, category in rows
     ]
+
+
+def recent_sends_many(
+    *, profile_ids: list[int], at: datetime, exclude: list[int] = ()
+) -> dict[int, list[RecentSend]]:
+    """recent_sends for many people in one query: {profile id: sends} (absent: none)."""
+    rows = (
+        Message.objects.filter(
+            profile_id__in=profile_ids,
+            status__in=COUNTED,
+            sending_started_at__gt=at - RECENT_WINDOW,
+        )
+        .exclude(pk__in=list(exclude))
+        .values_list("profile_id", "sending_started_at", "channel", "category")
+    )
+    sends: dict[int, list[RecentSend]] = {}
+    for profile_id, when, channel, category in rows:
+        sends.setdefault(profile_id, []).append(
+            RecentSend(at=when, channel=channel, category=category)
+        )
+    return sends

@@ -9,6 +9,7 @@ timeout: the provider may have taken it) become unknown, never resent blindly.
 
 import logging
 import random
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -19,6 +20,7 @@ from channels.adapters import DeliveryError, SendResult, adapter_for
 from channels.adapters.ratelimit import acquire
 from channels.models import DeliveryAlert, Message, MessageStatus
 from channels.models.tracking import AlertKind
+from channels.services.bulk import rows_update
 from compliance.models import ConsentAction, ConsentSource, SuppressionReason
 from compliance.services import consent_record, suppression_add
 from profiles.models import Channel
@@ -28,27 +30,56 @@ IN_FLIGHT = (MessageStatus.SENDING, MessageStatus.UNKNOWN)
 MAX_BACKOFF = timedelta(hours=1)
 
 
+SENT_FIELDS = [
+    "status",
+    "sent_at",
+    "provider",
+    "provider_message_id",
+    "provider_status",
+    "provider_error_code",
+    "provider_error_text",
+]
+# A batch's successes are recorded together, at least this often, so a crash leaves few
+# messages in sending (they become unknown, never resent) and a slow provider's early
+# sends show as sent without waiting for the whole batch.
+RECORD_EVERY = 100
+RECORD_EVERY_SECONDS = 1.0
+
+
 def send_claimed(message: Message) -> None:
-    adapter = adapter_for(message.channel)
-    try:
-        acquire(adapter.sender_key(), adapter.rate_per_second())
-        result = adapter.send(message)
-    except DeliveryError as error:
-        failure_record(message, error)
-        return
-    _record_sent(message, result)
+    send_claimed_many([message])
 
 
-def _record_sent(message: Message, result: SendResult) -> None:
-    Message.objects.filter(pk=message.pk, status__in=IN_FLIGHT).update(
-        status=MessageStatus.SENT,
-        sent_at=timezone.now(),
-        provider=result.provider,
-        provider_message_id=result.provider_message_id,
-        provider_status=result.provider_status,
-        provider_error_code="",
-        provider_error_text="",
-    )
+def send_claimed_many(messages: list[Message]) -> None:
+    """Call each message's adapter; record successes in bulk, failures one by one."""
+    sent: list[Message] = []
+    recorded_at = time.monotonic()
+    for message in messages:
+        adapter = adapter_for(message.channel)
+        try:
+            acquire(adapter.sender_key(), adapter.rate_per_second())
+            result = adapter.send(message)
+        except DeliveryError as error:
+            failure_record(message, error)
+            continue
+        sent.append(_as_sent(message, result))
+        if len(sent) >= RECORD_EVERY or time.monotonic() - recorded_at > RECORD_EVERY_SECONDS:
+            _record_sent(sent)
+            sent, recorded_at = [], time.monotonic()
+    _record_sent(sent)
+
+
+def _as_sent(message: Message, result: SendResult) -> Message:
+    message.status, message.sent_at = MessageStatus.SENT, timezone.now()
+    message.provider, message.provider_message_id = result.provider, result.provider_message_id
+    message.provider_status = result.provider_status
+    message.provider_error_code = message.provider_error_text = ""
+    return message
+
+
+def _record_sent(messages: list[Message]) -> None:
+    if messages:
+        rows_update(messages, SENT_FIELDS, status_in=IN_FLIGHT)
 
 
 def failure_record(message: Message, error: DeliveryError) -> None:

@@ -22,18 +22,23 @@ def messages_mark_unknown(*, now: datetime | None = None) -> int:
     ).update(status=MessageStatus.UNKNOWN, reason="stuck_in_sending")
 
 
-def messages_release_due(*, now: datetime | None = None, limit: int = 500) -> int:
-    """Dispatch deferred and retry-queued messages whose time has come; returns how many."""
-    from channels.services.dispatch import dispatch
+def messages_release_due(
+    *, now: datetime | None = None, limit: int = 500, batch_size: int = 200
+) -> int:
+    """Dispatch deferred and retry-queued messages whose time has come, in batches; returns
+    how many were handed to dispatch."""
+    from channels.services.dispatch import dispatch_many
 
     now = now or timezone.now()
     due = Q(status__in=[MessageStatus.QUEUED, MessageStatus.DEFERRED], scheduled_for__lte=now)
     orphaned = Q(
         status=MessageStatus.QUEUED, scheduled_for__isnull=True, created_at__lt=now - ORPHAN_AFTER
     )
-    messages = Message.objects.filter(due | orphaned).order_by("scheduled_for", "pk")[:limit]
-    count = 0
-    for message in messages:
-        dispatch(message=message)
-        count += 1
-    return count
+    ids = list(
+        Message.objects.filter(due | orphaned)
+        .order_by("scheduled_for", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for start in range(0, len(ids), batch_size):
+        dispatch_many(messages=ids[start : start + batch_size])
+    return len(ids)

@@ -28,7 +28,28 @@ def message_status_advance(
     at: datetime | None = None,
 ) -> bool:
     """Move the message up the delivery ladder; a late or lower status changes nothing."""
-    current = message.status
+    return status_advance(
+        pk=message.pk,
+        current=message.status,
+        status=status,
+        provider_status=provider_status,
+        error_code=error_code,
+        error_text=error_text,
+        at=at,
+    )
+
+
+def status_advance(
+    *,
+    pk: int,
+    current: str,
+    status: str,
+    provider_status: str = "",
+    error_code: str = "",
+    error_text: str = "",
+    at: datetime | None = None,
+) -> bool:
+    """message_status_advance for a message known by its id and the status read with it."""
     if current not in STATUS_RANK or STATUS_RANK[status] <= STATUS_RANK[current]:
         return False
     fields: dict[str, Any] = {"status": status, "provider_status": provider_status}
@@ -36,7 +57,7 @@ def message_status_advance(
         fields.update(provider_error_code=error_code, provider_error_text=error_text[:5000])
     if status in STAMPS:
         fields[STAMPS[status]] = at or timezone.now()
-    moved = Message.objects.filter(pk=message.pk, status=current).update(**fields)
+    moved = Message.objects.filter(pk=pk, status=current).update(**fields)
     return moved == 1
 
 

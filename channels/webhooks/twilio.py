@@ -17,8 +17,8 @@ from twilio.request_validator import RequestValidator
 
 from channels.adapters.twilio_sms import ADDRESS_PROBLEMS
 from channels.models import Message, MessageStatus, ProviderEvent
-from channels.services import message_status_advance
 from channels.services.results import address_problem_apply
+from channels.services.tracking import status_advance
 
 logger = logging.getLogger(__name__)
 
@@ -66,28 +66,38 @@ def status_callback(request):
 
 
 def status_callback_apply(*, sid: str, status: str, error_code: str, error_text: str) -> bool:
-    """Apply one callback once; returns False for a duplicate."""
-    message = Message.objects.filter(provider_message_id=sid, channel="sms").first()
+    """Apply one callback once; returns False for a duplicate.
+
+    The hot path is three statements: the message's id and status (not the whole row),
+    then in one transaction the dedupe insert and the conditional status update.
+    """
+    found = (
+        Message.objects.filter(provider_message_id=sid, channel="sms")
+        .order_by()
+        .values_list("pk", "status")[:1]
+    )
+    pk, current = next(iter(found), (None, ""))
     try:
         with transaction.atomic():
             ProviderEvent.objects.create(
-                provider="twilio", key=f"{sid}:{status}", message=message, kind=status
+                provider="twilio", key=f"{sid}:{status}", message_id=pk, kind=status
             )
-            if message is not None:
-                _apply(message, status, error_code, error_text)
+            if pk is not None:
+                _apply(pk, current, status, error_code, error_text)
     except IntegrityError:
         return False
-    if message is None:
+    if pk is None:
         logger.info("twilio status %s for unknown MessageSid %s", status, sid)
     return True
 
 
-def _apply(message: Message, status: str, error_code: str, error_text: str) -> None:
+def _apply(pk: int, current: str, status: str, error_code: str, error_text: str) -> None:
     ours = TWILIO_STATUSES.get(status)
     if ours is None:
         return
-    message_status_advance(
-        message=message,
+    status_advance(
+        pk=pk,
+        current=current,
         status=ours,
         provider_status=status,
         error_code=error_code,
@@ -95,4 +105,4 @@ def _apply(message: Message, status: str, error_code: str, error_text: str) -> N
     )
     problem = ADDRESS_PROBLEMS.get(error_code, "")
     if ours == MessageStatus.FAILED and problem:
-        address_problem_apply(message, problem, code=error_code)
+        address_problem_apply(Message.objects.get(pk=pk), problem, code=error_code)

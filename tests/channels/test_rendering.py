@@ -151,3 +151,24 @@ def test_a_template_that_already_says_stop_gets_no_second_stop_line(person):
 def test_sms_template_segments_are_stored_on_save():
     template = SmsTemplateFactory(sms_body="{{ brand }} ’" + "x" * 80)
     assert (template.sms_encoding, template.sms_segments) == ("UCS-2", 2)
+
+
+def test_the_links_rendering_builds_are_the_ones_compliance_tokens_makes(person):
+    import time_machine
+
+    from channels import rendering
+    from compliance import tokens
+
+    with time_machine.travel("2026-03-10T15:00:00Z", tick=False):
+        assert rendering.preferences_url(person) == tokens.preferences_url(person)
+        assert rendering.unsubscribe_url(
+            person, channel="sms", topic="offers"
+        ) == tokens.unsubscribe_url(person, channel="sms", topic="offers")
+
+
+def test_a_short_link_in_a_text_is_the_links_own_short_url(person):
+    message = MessageFactory(profile=person, template=SmsTemplateFactory())
+
+    rendered = render(message, person)
+
+    assert Link.objects.get().short_url in rendered.body_text

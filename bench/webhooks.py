@@ -1,0 +1,249 @@
+"""Twilio status callbacks per second through gunicorn, open loop, with latency percentiles.
+
+One command, from the project folder:
+
+    .venv/bin/python bench/webhooks.py [--database postgres|sqlite] [--rate 800] [--seconds 20]
+                                       [--workers 4] [--threads 64]
+
+It builds a fresh database (as bench/api_track.py does: PostgreSQL `tandem_bench_webhooks`
+dropped and recreated, or a SQLite file), seeds sent SMS messages with Twilio MessageSids,
+starts gunicorn (`config.wsgi`, sync workers) on a free 127.0.0.1 port and POSTs signed
+`/webhooks/twilio/status/` callbacks (Twilio's real form fields; X-Twilio-Signature from
+twilio's RequestValidator.compute_signature over PUBLIC_BASE_URL + path): for each message
+"sent" then "delivered", and one in twenty repeated, as Twilio's retries are.
+
+Open loop: request i is due at start + i / rate whatever happened to the ones before, and
+its latency runs from that instant, so a server that falls behind shows it in the
+percentiles (no coordinated omission). Every request is a new connection (gunicorn's sync
+workers close each one, as a proxy in front would not). At the end it checks that every
+message is delivered and every distinct callback was stored once, and prints the rate
+achieved and p50/p95/p99 beside the target: >= 800 requests/s with p99 <= 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import api_track  # noqa: E402  (the bench folder is not a package)
+from api_track import (  # noqa: E402
+    ROOT,
+    BenchError,
+    CpuMeter,
+    Server,
+    app_env,
+    drop_database,
+    manage,
+    prepare_database,
+)
+
+# Its own PostgreSQL database, so it never drops the one bench/api_track.py is using.
+api_track.PG_BENCH_DB = "tandem_bench_webhooks"
+
+TARGET_RATE = 800  # requests/s
+TARGET_P99_MS = 50
+PATH = "/webhooks/twilio/status/"
+BASE_URL = "https://tandem.example.com"
+TOKEN = "bench-auth-token"
+ACCOUNT = "AC" + "1" * 32
+SERVICE = "MG" + "2" * 32
+
+SEED_CODE = """
+from channels.models import Message
+from profiles.models import Profile
+n = {n}
+Profile.objects.bulk_create(
+    (Profile(email=f"w{{i}}@example.com", phone=f"+1415{{200 + i // 10000:03d}}{{i % 10000:04d}}")
+     for i in range(n)), batch_size=1000)
+profiles = list(Profile.objects.order_by("pk").values_list("pk", "phone"))
+Message.objects.bulk_create(
+    (Message(profile_id=pk, channel="sms", category="marketing", status="sent",
+             to_address=phone, body_text="TandemShop: hi", provider="twilio",
+             provider_message_id=f"SM{{i:032x}}", idempotency_key=f"bench-webhook:{{i}}")
+     for i, (pk, phone) in enumerate(profiles)), batch_size=1000)
+print(Message.objects.filter(provider_message_id__startswith="SM").count())
+"""
+
+CHECK_CODE = """
+from channels.models import Message, ProviderEvent
+print(Message.objects.filter(status="delivered").count(), ProviderEvent.objects.count())
+"""
+
+
+def callback_body(index: int, status: str) -> tuple[bytes, str]:
+    """Twilio's form fields for one status callback, and their signature."""
+    from twilio.request_validator import RequestValidator
+
+    sid = f"SM{index:032x}"
+    params = {
+        "SmsSid": sid,
+        "SmsStatus": status,
+        "MessageStatus": status,
+        "To": f"+1415{200 + index // 10000:03d}{index % 10000:04d}",
+        "MessagingServiceSid": SERVICE,
+        "MessageSid": sid,
+        "AccountSid": ACCOUNT,
+        "From": "+14155559999",
+        "ApiVersion": "2010-04-01",
+    }
+    signature = RequestValidator(TOKEN).compute_signature(BASE_URL + PATH, params)
+    return urlencode(params).encode(), signature
+
+
+def plan(rate: int, seconds: float) -> tuple[list[tuple[bytes, str]], int]:
+    """The requests in send order (built before the clock starts) and the messages used."""
+    total = int(rate * seconds)
+    requests, index = [], 0
+    while len(requests) < total:
+        for status in ("sent", "delivered"):
+            requests.append(callback_body(index, status))
+            if index % 20 == 7:  # Twilio retries a callback it saw no 2xx for
+                requests.append(requests[-1])
+        index += 1
+    return requests[:total], index
+
+
+def fire(port: int, requests: list, rate: int, threads: int) -> tuple[list[float], dict, float]:
+    """Send request i at start + i/rate from a pool of threads; latencies from that instant."""
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+    cursor = iter(range(len(requests)))
+    start = time.perf_counter() + 0.2
+
+    def worker() -> None:
+        while True:
+            with lock:
+                i = next(cursor, None)
+            if i is None:
+                return
+            due = start + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            status = post(port, *requests[i])
+            done = time.perf_counter() - due
+            with lock:
+                latencies.append(done)
+                statuses[status] = statuses.get(status, 0) + 1
+
+    pool = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return latencies, statuses, time.perf_counter() - start
+
+
+def post(port: int, body: bytes, signature: str) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request(
+            "POST",
+            PATH,
+            body=body,
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Twilio-Signature": signature,
+                "User-Agent": "TwilioProxy/1.1",
+            },
+        )
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    except (OSError, http.client.HTTPException):
+        return 0
+    finally:
+        conn.close()
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+def run(args: argparse.Namespace) -> int:
+    workdir = Path(tempfile.mkdtemp(prefix="tandem-bench-webhooks-"))
+    server = None
+    try:
+        env = app_env(prepare_database(args.database, workdir))
+        env.update(PUBLIC_BASE_URL=BASE_URL, TWILIO_AUTH_TOKEN=TOKEN)
+        manage(env, "migrate", "--no-input", "-v", "0")
+        requests, messages = plan(args.rate, args.seconds)
+        seeded = int(manage(env, "shell", "-c", SEED_CODE.format(n=messages)).split()[-1])
+        server = Server(env, args.workers, workdir / "gunicorn.log", "config.wsgi:application")
+        server.start()
+        warm = [callback_body(messages + i, "sent") for i in range(args.workers * 4)]
+        fire(server.port, warm, 50, 4)
+        meter = CpuMeter(server.proc.pid)
+        meter.start()
+        client_cpu = time.process_time()
+        latencies, statuses, wall = fire(server.port, requests, args.rate, args.threads)
+        cpu = meter.stop()
+        cpu["load generator"] = time.process_time() - client_cpu - meter.own_cpu
+        delivered, stored = map(int, manage(env, "shell", "-c", CHECK_CODE).split()[-2:])
+        distinct = len(set(requests))
+        report(args, latencies, statuses, wall, cpu, (seeded, delivered, stored - len(warm)))
+        print(f"    distinct callbacks sent {distinct:,}, stored {stored - len(warm):,}")
+        ok = statuses.get(204) == len(requests) and stored - len(warm) == distinct
+        return 0 if ok and delivered == messages else 1
+    finally:
+        if server is not None:
+            server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+        if args.database == "postgres":
+            drop_database("postgres")
+
+
+def report(args, latencies, statuses, wall, cpu, counts) -> None:
+    seeded, delivered, stored = counts
+    achieved = len(latencies) / wall
+    p50, p95, p99 = (percentile(latencies, p) * 1000 for p in (50, 95, 99))
+    met = achieved >= TARGET_RATE and p99 <= TARGET_P99_MS
+    print(
+        f"{args.database}: {achieved:,.0f} requests/s achieved of {args.rate:,}/s offered "
+        f"for {args.seconds:.0f} s ({len(latencies):,} signed Twilio status callbacks, "
+        f"gunicorn {args.workers} sync workers, {args.threads} client threads); "
+        f"p50 {p50:.1f} ms, p95 {p95:.1f} ms, p99 {p99:.1f} ms — target >= {TARGET_RATE}/s "
+        f"with p99 <= {TARGET_P99_MS} ms: {'met' if met else 'NOT met'}"
+    )
+    print(
+        f"    answers {dict(sorted(statuses.items()))}; {delivered:,} of {seeded:,} messages "
+        f"delivered; {stored:,} distinct callbacks stored; CPU gunicorn "
+        f"{cpu['gunicorn'] / wall:.2f} cores ({cpu['gunicorn'] * 1000 / len(latencies):.1f} ms "
+        f"a request), postgres {cpu['postgres'] / wall:.2f}, load generator "
+        f"{cpu['load generator'] / wall:.2f}; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", choices=["postgres", "sqlite"], default="postgres")
+    parser.add_argument("--rate", type=int, default=TARGET_RATE, help="requests per second")
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
+    parser.add_argument("--threads", type=int, default=64, help="load generator threads")
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    os.chdir(ROOT)
+    try:
+        return run(args)
+    except BenchError as error:
+        print(f"{args.database}: FAILED — {error}")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
