@@ -91,28 +91,61 @@ def lease() -> timedelta:
 
 
 def run_batch(batch: list[Enrollment], report: TickReport, *, now=None) -> None:
+    """Advance every enrollment; the messages they queue go out in one dispatch per pass,
+    then those enrollments run on from their send step (a deferral makes them wait)."""
     logs: list[StepLog] = []
     parsed: dict[int, dict] = {}  # versions never change: parse each once per batch
-    for enrollment in batch:
-        steps = parsed.setdefault(enrollment.version_id, graphs.specs(enrollment.version))
-        try:
-            logs.extend(advance(enrollment, steps, now=now or timezone.now(), report=report))
-        except Exception:  # one person's broken step must not stop the batch
-            logger.exception("enrollment %s failed at %s", enrollment.pk, enrollment.current_step)
-            _fail(enrollment, logs)
-        report.enrollments += 1
+    todo, dispatched = list(batch), frozenset()
+    for _ in range(MAX_STEPS_PER_RUN):
+        waiting: dict[int, Enrollment] = {}
+        for enrollment in todo:
+            steps = parsed.setdefault(enrollment.version_id, graphs.specs(enrollment.version))
+            try:
+                message = advance(enrollment, steps, now=now or timezone.now(), report=report,
+                                  logs=logs, dispatched=dispatched)  # fmt: skip
+            except Exception:  # one person's broken step must not stop the batch
+                logger.exception("enrollment %s failed at %s", enrollment.pk,
+                                 enrollment.current_step)  # fmt: skip
+                _fail(enrollment, logs)
+                continue
+            if message is not None:
+                waiting[message] = enrollment
+        if not waiting:
+            break
+        dispatched = dispatched | _dispatch(list(waiting))
+        todo = list(waiting.values())
+    report.enrollments += len(batch)
     StepLog.objects.bulk_create(logs)
 
 
+def _dispatch(ids: list[int]) -> frozenset[int]:
+    from journeys import sending  # channels loads after the step registry
+
+    try:
+        sending.dispatch_batch(ids)
+    except Exception:  # the messages stay queued; their steps wait and retry
+        logger.exception("dispatching %s journey messages failed", len(ids))
+    return frozenset(ids)
+
+
 def advance(
-    enrollment: Enrollment, steps: dict, *, now: datetime, report: TickReport
-) -> list[StepLog]:
-    """Run steps until one waits or the enrollment ends; save under the lease."""
-    logs = []
+    enrollment: Enrollment,
+    steps: dict,
+    *,
+    now: datetime,
+    report: TickReport,
+    logs: list[StepLog],
+    dispatched: frozenset[int] = frozenset(),
+) -> int | None:
+    """Run steps until one waits or the enrollment ends, and save under the lease; or stop
+    at a send whose message the engine must dispatch first (returns its id, unsaved)."""
     for _ in range(MAX_STEPS_PER_RUN):
         spec = steps[enrollment.current_step]
-        ctx = Context(enrollment, enrollment.journey, enrollment.profile, spec, now)
+        ctx = Context(enrollment, enrollment.journey, enrollment.profile, spec, now,
+                      dispatched=dispatched)  # fmt: skip
         result = registry[spec.type].run(ctx)
+        if result.action == "dispatch":
+            return result.message
         report.steps += 1
         report.outcomes[result.outcome] = report.outcomes.get(result.outcome, 0) + 1
         if not (result.action == "wait" and enrollment.state.get("waiting") == spec.key):
@@ -122,7 +155,7 @@ def advance(
     else:
         _end(enrollment, "failed", "too many steps in one run", now)
     _save(enrollment)
-    return logs
+    return None
 
 
 def _apply(enrollment: Enrollment, result: Result, now: datetime) -> bool:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from channels.models import Message, MessageStatus, MessageTemplate
 from channels.models.outbox import WAITING
-from channels.services import dispatch, message_create
+from channels.services import dispatch_many, message_create
 from channels.services.outbox import recent_sends
 from compliance.decide import decide_send
 
@@ -37,11 +37,12 @@ def idempotency_key(ctx) -> str:
     return f"journey:{enrollment.pk}:{ctx.spec.key}:{enrollment.steps_taken}"
 
 
-def send(ctx, *, channel: str, template_key: str, expiry: timedelta) -> SendReport:
+def queue(ctx, *, channel: str, template_key: str, expiry: timedelta) -> Message | None:
+    """The step's message in the outbox (created once per key); None without a template."""
     template = MessageTemplate.objects.filter(key=template_key, channel=channel).first()
     if template is None:
-        return SendReport("failed", f"no {channel} template {template_key!r}")
-    message = message_create(
+        return None
+    return message_create(
         profile=ctx.profile,
         idempotency_key=idempotency_key(ctx),
         template=template,
@@ -50,13 +51,22 @@ def send(ctx, *, channel: str, template_key: str, expiry: timedelta) -> SendRepo
         source_kind="journey",
         source_id=ctx.enrollment.pk,
     )
-    if message.status in WAITING and (
-        not message.scheduled_for or message.scheduled_for <= ctx.now
-    ):
-        message = dispatch(message=message)
+
+
+def is_due(message: Message, now: datetime) -> bool:
+    return message.status in WAITING and (not message.scheduled_for or message.scheduled_for <= now)
+
+
+def report(ctx, message: Message) -> SendReport:
+    """What happened to the step's message (or its switched twin); remembered for waits."""
     message = Message.objects.filter(switched_from=message).first() or message
     _remember(ctx, message)
     return _report(message, ctx.now)
+
+
+def dispatch_batch(ids: list[int]) -> None:
+    """One dispatch for every message a batch of enrollments queued."""
+    dispatch_many(messages=ids)
 
 
 def _remember(ctx, message: Message) -> None:

@@ -56,6 +56,8 @@ class Context:
     spec: StepSpec
     now: datetime
     dry_run: bool = False
+    # Messages the engine dispatched for this batch already: a send step reads their result.
+    dispatched: frozenset[int] = frozenset()
 
     @property
     def state(self) -> dict[str, Any]:
@@ -70,11 +72,12 @@ class Context:
 class Result:
     """continue to `next` now, wait until `until` (same step), or end the enrollment."""
 
-    action: str  # "continue", "wait", "end"
+    action: str  # "continue", "wait", "end", or "dispatch" (the engine sends `message`)
     outcome: str
     reason: str = ""
     next: str = ""
     until: datetime | None = None
+    message: int | None = None
 
     @classmethod
     def go(cls, next_key: str, outcome: str, reason: str = "") -> Result:
@@ -87,6 +90,11 @@ class Result:
     @classmethod
     def end(cls, outcome: str, reason: str = "") -> Result:
         return cls("end", outcome, reason)
+
+    @classmethod
+    def dispatch(cls, message_id: int) -> Result:
+        """Ask the engine to dispatch this message with the batch's others, then run again."""
+        return cls("dispatch", "queued", message=message_id)
 
 
 def scaled(duration: timedelta) -> timedelta:

@@ -41,7 +41,15 @@ class Send(StepType):
         if ctx.dry_run:
             return Result.go(ctx.spec.next, "sent", sending.dry_run(ctx, self.channel))
         expiry = scaled(timedelta(hours=s.get("expiry_hours") or 24))
-        report = sending.send(ctx, channel=self.channel, template_key=s["template"], expiry=expiry)
+        message = sending.queue(ctx, channel=self.channel, template_key=s["template"],
+                                expiry=expiry)  # fmt: skip
+        if message is None:
+            return Result.go(
+                ctx.spec.next, "failed", f"no {self.channel} template {s['template']!r}"
+            )
+        if sending.is_due(message, ctx.now) and message.pk not in ctx.dispatched:
+            return Result.dispatch(message.pk)
+        report = sending.report(ctx, message)
         if report.waiting_until:
             return Result.wait(report.waiting_until, "deferred", report.reason)
         return Result.go(ctx.spec.next, report.outcome, report.reason)
