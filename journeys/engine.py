@@ -95,7 +95,7 @@ def run_batch(batch: list[Enrollment], report: TickReport, *, now=None) -> None:
     then those enrollments run on from their send step (a deferral makes them wait)."""
     logs: list[StepLog] = []
     parsed: dict[int, dict] = {}  # versions never change: parse each once per batch
-    todo, dispatched = list(batch), frozenset()
+    todo, dispatched = list(batch), {}
     for _ in range(MAX_STEPS_PER_RUN):
         waiting: dict[int, Enrollment] = {}
         for enrollment in todo:
@@ -112,20 +112,21 @@ def run_batch(batch: list[Enrollment], report: TickReport, *, now=None) -> None:
                 waiting[message] = enrollment
         if not waiting:
             break
-        dispatched = dispatched | _dispatch(list(waiting))
+        dispatched = {**dispatched, **_dispatch(list(waiting))}
         todo = list(waiting.values())
     report.enrollments += len(batch)
     StepLog.objects.bulk_create(logs)
 
 
-def _dispatch(ids: list[int]) -> frozenset[int]:
+def _dispatch(ids: list[int]) -> dict:
+    from channels.models import Message
     from journeys import sending  # channels loads after the step registry
 
     try:
-        sending.dispatch_batch(ids)
+        return sending.dispatch_batch(ids)
     except Exception:  # the messages stay queued; their steps wait and retry
         logger.exception("dispatching %s journey messages failed", len(ids))
-    return frozenset(ids)
+        return Message.objects.in_bulk(ids)
 
 
 def advance(
@@ -135,14 +136,14 @@ def advance(
     now: datetime,
     report: TickReport,
     logs: list[StepLog],
-    dispatched: frozenset[int] = frozenset(),
+    dispatched: dict | None = None,
 ) -> int | None:
     """Run steps until one waits or the enrollment ends, and save under the lease; or stop
     at a send whose message the engine must dispatch first (returns its id, unsaved)."""
     for _ in range(MAX_STEPS_PER_RUN):
         spec = steps[enrollment.current_step]
         ctx = Context(enrollment, enrollment.journey, enrollment.profile, spec, now,
-                      dispatched=dispatched)  # fmt: skip
+                      dispatched=dispatched or {})  # fmt: skip
         result = registry[spec.type].run(ctx)
         if result.action == "dispatch":
             return result.message

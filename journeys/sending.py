@@ -6,6 +6,7 @@ already queued instead of queueing another; channels' dispatch claims it once.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,6 +16,8 @@ from channels.services import dispatch_many, message_create
 from channels.services.outbox import recent_sends
 from compliance.decide import decide_send
 
+TEMPLATE_CACHE_SECONDS = 10
+_TEMPLATES: dict[tuple[str, str], tuple[float, MessageTemplate | None]] = {}
 GONE = (MessageStatus.SENDING, MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.UNKNOWN)
 OUTCOMES = {
     MessageStatus.SUPPRESSED: "suppressed",
@@ -38,11 +41,17 @@ def idempotency_key(ctx) -> str:
 
 
 def queue(ctx, *, channel: str, template_key: str, expiry: timedelta) -> Message | None:
-    """The step's message in the outbox (created once per key); None without a template."""
-    template = MessageTemplate.objects.filter(key=template_key, channel=channel).first()
+    """The step's message in the outbox (created once per key); None without a template.
+
+    After the engine dispatched it, the re-read row comes from the batch (no query).
+    """
+    queued = ctx.state.get("queued", {}).get(ctx.spec.key)
+    if queued in ctx.dispatched:
+        return ctx.dispatched[queued]
+    template = _template(template_key, channel)
     if template is None:
         return None
-    return message_create(
+    message = message_create(
         profile=ctx.profile,
         idempotency_key=idempotency_key(ctx),
         template=template,
@@ -51,6 +60,18 @@ def queue(ctx, *, channel: str, template_key: str, expiry: timedelta) -> Message
         source_kind="journey",
         source_id=ctx.enrollment.pk,
     )
+    ctx.state.setdefault("queued", {})[ctx.spec.key] = message.pk
+    return message
+
+
+def _template(key: str, channel: str) -> MessageTemplate | None:
+    """Templates by key, kept a few seconds per process (dispatch re-reads what it renders)."""
+    now = time.monotonic()
+    found = _TEMPLATES.get((key, channel))
+    if found is None or now - found[0] > TEMPLATE_CACHE_SECONDS:
+        template = MessageTemplate.objects.filter(key=key, channel=channel).first()
+        _TEMPLATES[(key, channel)] = found = (now, template)
+    return found[1]
 
 
 def is_due(message: Message, now: datetime) -> bool:
@@ -59,14 +80,15 @@ def is_due(message: Message, now: datetime) -> bool:
 
 def report(ctx, message: Message) -> SendReport:
     """What happened to the step's message (or its switched twin); remembered for waits."""
-    message = Message.objects.filter(switched_from=message).first() or message
+    if message.status == MessageStatus.CANCELLED:  # a cap may have switched it
+        message = Message.objects.filter(switched_from=message).first() or message
     _remember(ctx, message)
     return _report(message, ctx.now)
 
 
-def dispatch_batch(ids: list[int]) -> None:
-    """One dispatch for every message a batch of enrollments queued."""
-    dispatch_many(messages=ids)
+def dispatch_batch(ids: list[int]) -> dict[int, Message]:
+    """One dispatch for every message a batch of enrollments queued; the rows re-read."""
+    return {message.pk: message for message in dispatch_many(messages=ids)}
 
 
 def _remember(ctx, message: Message) -> None:

@@ -56,8 +56,9 @@ class Context:
     spec: StepSpec
     now: datetime
     dry_run: bool = False
-    # Messages the engine dispatched for this batch already: a send step reads their result.
-    dispatched: frozenset[int] = frozenset()
+    # Messages the engine dispatched for this batch, re-read (id -> Message): a send step
+    # reads its result from here instead of asking again.
+    dispatched: dict = field(default_factory=dict)
 
     @property
     def state(self) -> dict[str, Any]:
