@@ -5,14 +5,11 @@ dispatch), waits until all of them wait, then lets them go. The provider is a re
 adapter that appends one line per send to a file.
 """
 
-import os
 import subprocess
 import sys
-import time
 
-import psycopg
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from channels.models import Message, MessageStatus
 from channels.services import message_create
@@ -21,6 +18,7 @@ from compliance.services import consent_record
 from profiles.models import Profile
 from tests.channels.factories import EmailTemplateFactory
 from tests.factories import ProfileFactory
+from tests.postgres import require_postgres, wait_until_blocked, worker_env
 
 pytestmark = [
     pytest.mark.postgres,
@@ -43,25 +41,14 @@ print(message.status)
 
 @pytest.fixture(autouse=True)
 def _postgres_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: DATABASE_URL=postgres://...")
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    host = f"{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}"
-    return f"postgres://{db['USER']}{password}@{host}/{db['NAME']}"
+    require_postgres()
 
 
 def _start(message_ids: list[int], record) -> list[subprocess.Popen]:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.test_settings",
-        "DATABASE_URL": _database_url(),
-        "CHANNEL_ADAPTERS": "email=tests.channels.recording_adapter.RecordingEmailAdapter",
-        "TANDEM_RECORD_FILE": str(record),
-    }
+    env = worker_env(
+        CHANNEL_ADAPTERS="email=tests.channels.recording_adapter.RecordingEmailAdapter",
+        TANDEM_RECORD_FILE=str(record),
+    )
     return [
         subprocess.Popen(
             [sys.executable, "-c", RACER, str(pk)],
@@ -73,34 +60,11 @@ def _start(message_ids: list[int], record) -> list[subprocess.Popen]:
     ]
 
 
-def _wait_until_blocked(count: int) -> None:
-    db = connection.settings_dict
-    query = (
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-        "AND wait_event_type = 'Lock' AND pid <> %s"
-    )
-    own_pid = connection.connection.info.backend_pid
-    with psycopg.connect(
-        dbname=db["NAME"],
-        user=db["USER"],
-        password=db.get("PASSWORD") or None,
-        host=db.get("HOST") or "127.0.0.1",
-        port=db.get("PORT") or 5432,
-        autocommit=True,
-    ) as watcher:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if watcher.execute(query, [own_pid]).fetchone()[0] >= count:
-                return
-            time.sleep(0.05)
-    raise AssertionError(f"the {count} racers never all reached the profile lock")
-
-
 def _race(profile: Profile, message_ids: list[int], record) -> list[str]:
     with transaction.atomic():
         Profile.objects.select_for_update().get(pk=profile.pk)
         racers = _start(message_ids, record)
-        _wait_until_blocked(len(message_ids))
+        wait_until_blocked(len(message_ids), "the profile lock")
     results = [racer.communicate(timeout=60) for racer in racers]
     errors = [
         err.decode() for racer, (_, err) in zip(racers, results, strict=True) if racer.returncode

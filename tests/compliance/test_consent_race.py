@@ -5,17 +5,15 @@ its early checks and then waits at its INSERT; releasing the lock lets them coll
 the unique key for real.
 """
 
-import os
 import subprocess
 import sys
-import time
 
-import psycopg
 import pytest
 from django.db import connection, transaction
 
 from compliance.models import ConsentEvent, ConsentStatus, InboundSms, Subscription, Suppression
 from tests.factories import ProfileFactory
+from tests.postgres import require_postgres, wait_until_blocked, worker_env
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -53,23 +51,11 @@ print(inbound.pk, inbound.outcome)
 
 @pytest.fixture(autouse=True)
 def _postgres_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: DATABASE_URL=postgres://...")
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    host = f"{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}"
-    return f"postgres://{db['USER']}{password}@{host}/{db['NAME']}"
+    require_postgres()
 
 
 def _start_racers(script: str, *args: str) -> list[subprocess.Popen]:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.test_settings",
-        "DATABASE_URL": _database_url(),
-    }
+    env = worker_env()
     command = [sys.executable, "-c", script, *args]
     return [
         subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -77,22 +63,8 @@ def _start_racers(script: str, *args: str) -> list[subprocess.Popen]:
     ]
 
 
-def _wait_until_all_blocked(count: int) -> None:
-    db = connection.settings_dict
-    params = {"dbname": db["NAME"], "user": db["USER"], "password": db.get("PASSWORD") or None,
-              "host": db.get("HOST") or "127.0.0.1", "port": db.get("PORT") or 5432}  # fmt: skip
-    query = (
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-        "AND wait_event_type = 'Lock' AND pid <> %s"
-    )
-    with psycopg.connect(autocommit=True, **params) as watcher:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            own_pid = connection.connection.info.backend_pid
-            if watcher.execute(query, [own_pid]).fetchone()[0] >= count:
-                return
-            time.sleep(0.05)
-    raise AssertionError(f"the {count} racers never all reached their INSERT")
+def _wait_blocked(count: int) -> None:
+    wait_until_blocked(count, "their INSERT")
 
 
 def _race(table: str, script: str, *args: str) -> list[str]:
@@ -100,7 +72,7 @@ def _race(table: str, script: str, *args: str) -> list[str]:
         with connection.cursor() as cursor:
             cursor.execute(f"LOCK TABLE {table} IN SHARE MODE")
         racers = _start_racers(script, *args)
-        _wait_until_all_blocked(RACERS)
+        _wait_blocked(RACERS)
     results = [racer.communicate(timeout=60) for racer in racers]
     failures = [
         err.decode() for racer, (_, err) in zip(racers, results, strict=True) if racer.returncode

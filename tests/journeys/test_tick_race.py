@@ -8,7 +8,6 @@ import sys
 import time
 
 import pytest
-from django.db import connection
 from django.db.models import Count
 
 from channels.models import Message
@@ -19,6 +18,7 @@ from journeys.services import enrollment_create
 from profiles.models import Profile
 from tests.channels.factories import EmailTemplateFactory
 from tests.journeys.conftest import make_journey
+from tests.postgres import require_postgres, worker_env
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -38,21 +38,12 @@ for _ in range(int(sys.argv[1])):
 
 @pytest.fixture(autouse=True)
 def _postgres_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: DATABASE_URL=postgres://...")
+    require_postgres()
 
 
 def _env() -> dict:
-    db = connection.settings_dict
-    host = f"{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.test_settings",
-        "DATABASE_URL": f"postgres://{db['USER']}@{host}/{db['NAME']}",
-        "Q_CLUSTER_NAME": f"race-{os.getpid()}",
-        "Q_WORKERS": "1",
-        "JOURNEYS_LEASE_SECONDS": str(LEASE_SECONDS),
-    }
+    env = worker_env(Q_CLUSTER_NAME=f"race-{os.getpid()}", Q_WORKERS="1",
+                     JOURNEYS_LEASE_SECONDS=str(LEASE_SECONDS))  # fmt: skip
     env.pop("REDIS_URL", None)  # the ORM broker in the test database: nothing shared
     return env
 
