@@ -14,7 +14,7 @@ from channels.models import Message, MessageStatus, MessageTemplate
 from channels.models.outbox import WAITING
 from channels.services import dispatch_many, message_create
 from channels.services.outbox import recent_sends
-from compliance.decide import decide_send
+from compliance.facts import decide_send
 
 TEMPLATE_CACHE_SECONDS = 10
 _TEMPLATES: dict[tuple[str, str], tuple[float, MessageTemplate | None]] = {}

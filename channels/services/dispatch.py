@@ -23,7 +23,8 @@ from channels.models.outbox import WAITING
 from channels.services.claim import Batch, claim
 from channels.services.outbox import message_create, recent_sends_many
 from channels.services.results import send_claimed_many
-from compliance.decide import Decision, Outcome, RecentSend, caps_active, decide, facts_gather_many
+from compliance.decide import Decision, Outcome, RecentSend, decide
+from compliance.facts import caps_active, facts_gather_many
 from compliance.models import Topic
 from profiles.models import Event, Profile
 

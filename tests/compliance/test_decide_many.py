@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from compliance.decide import facts_gather, facts_gather_many
+from compliance.facts import facts_gather, facts_gather_many
 from compliance.models import (
     ConsentAction,
     ConsentSource,

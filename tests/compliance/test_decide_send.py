@@ -4,7 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from compliance.decide import Decision, Outcome, RecentSend, caps_active, decide_send
+from compliance.decide import Decision, Outcome, RecentSend
+from compliance.facts import caps_active, decide_send
 from compliance.models import (
     ConsentAction,
     ConsentSource,

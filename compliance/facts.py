@@ -1,0 +1,219 @@
+"""The database side of the send decision: facts about people, the active caps.
+
+`decide` (compliance/decide.py) is pure; these gather what it needs. `decide_send` is what
+channels calls for one message, `facts_gather_many` what its batch dispatch calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+
+from django.db.models import Q
+from django.utils import timezone
+
+from compliance.decide import (
+    BLOCKS_TRANSACTIONAL,
+    Cap,
+    ChannelFacts,
+    Decision,
+    Facts,
+    RecentSend,
+    decide,
+)
+from compliance.models import (
+    ConsentStatus,
+    ContactPreference,
+    FrequencyCap,
+    KeywordReview,
+    ReviewStatus,
+    Subscription,
+    Suppression,
+    Topic,
+)
+from compliance.services import consent_status
+from profiles.models import Channel, Profile
+
+
+def decide_send(
+    *,
+    profile: Profile,
+    channel: str,
+    category: str,
+    topic: Topic | str | None = None,
+    at: datetime | None = None,
+    recent_sends: Sequence[RecentSend] = (),
+) -> Decision:
+    """decide() over the facts in the database and the active caps, at `at` (default now).
+
+    The caller passes the recent sends (the outbox is in channels) and should hold the
+    profile's row lock, so that a STOP and a send never interleave.
+    """
+    topic = _topic(topic)
+    return decide(
+        profile=profile,
+        channel=channel,
+        category=category,
+        topic=topic.key if topic else None,
+        at=at or timezone.now(),
+        recent_sends=recent_sends,
+        facts=facts_gather(profile=profile, topic=topic),
+        caps=caps_active(),
+    )
+
+
+def facts_gather(*, profile: Profile, topic: Topic | None = None) -> Facts:
+    """Consent, suppression, review and pause facts for both channels of a profile."""
+    preference = ContactPreference.objects.filter(profile=profile).first()
+    channels = {}
+    for channel in Channel.values:
+        address = _address(profile, channel)
+        channels[channel] = ChannelFacts(
+            address=address,
+            status=consent_status(profile=profile, channel=channel, topic=topic),
+            channel_status=consent_status(profile=profile, channel=channel),
+            suppression=_suppression(address, channel),
+            review_pending=bool(address)
+            and channel == Channel.SMS
+            and KeywordReview.objects.filter(address=address, status=ReviewStatus.OPEN).exists(),
+        )
+    return Facts(
+        channels=channels,
+        paused_until=preference.paused_until if preference else None,
+        primary_channel=preference.primary_channel if preference else "",
+    )
+
+
+def facts_gather_many(
+    *, profiles: Iterable[Profile], topics: Mapping[int, Topic | None]
+) -> dict[int, Facts]:
+    """facts_gather for many profiles in four queries: {profile id: Facts}.
+
+    `topics` names the topic to read consent for, per profile id (absent: no topic).
+    """
+    profiles = {profile.pk: profile for profile in profiles}
+    addresses = {
+        (pk, channel): _address(profile, channel)
+        for pk, profile in profiles.items()
+        for channel in Channel.values
+    }
+    states = _subscription_states(profiles, topics)
+    blocked = _suppressions_many(set(addresses.items()))
+    reviewed = _open_reviews({a for (_, ch), a in addresses.items() if a and ch == Channel.SMS})
+    preferences = _preferences_many(profiles)
+    return {
+        pk: Facts(
+            channels={
+                channel: _channel_facts(
+                    addresses[pk, channel], channel, states, pk, topics.get(pk), blocked, reviewed
+                )
+                for channel in Channel.values
+            },
+            paused_until=preferences.get(pk, (None, ""))[0],
+            primary_channel=preferences.get(pk, (None, ""))[1],
+        )
+        for pk in profiles
+    }
+
+
+def _channel_facts(address, channel, states, pk, topic, blocked, reviewed) -> ChannelFacts:
+    channel_state = states.get((pk, channel, None), ConsentStatus.NEVER)
+    return ChannelFacts(
+        address=address,
+        status=_topic_state(channel_state, states, pk, channel, topic),
+        channel_status=str(channel_state),
+        suppression=_strongest(blocked.get((address, channel), set())) if address else "",
+        review_pending=bool(address) and channel == Channel.SMS and address in reviewed,
+    )
+
+
+def _topic_state(channel_state: str, states: dict, pk: int, channel: str, topic) -> str:
+    """consent_status's rule: a topic is reachable only through its channel's consent."""
+    if topic is None or channel_state != ConsentStatus.SUBSCRIBED:
+        return str(channel_state)
+    if (pk, channel, topic.pk) in states:
+        return str(states[pk, channel, topic.pk])
+    return ConsentStatus.SUBSCRIBED if topic.is_default else ConsentStatus.NEVER
+
+
+def _subscription_states(profiles: dict, topics: Mapping[int, Topic | None]) -> dict:
+    topic_ids = {topic.pk for topic in topics.values() if topic is not None}
+    rows = Subscription.objects.filter(
+        Q(topic__isnull=True) | Q(topic_id__in=topic_ids), profile_id__in=list(profiles)
+    ).values_list("profile_id", "channel", "topic_id", "status")
+    return {(pk, channel, topic_id): status for pk, channel, topic_id, status in rows}
+
+
+def _suppressions_many(pairs: set) -> dict[tuple[str, str], set[str]]:
+    wanted = {(address, channel) for (_, channel), address in pairs if address}
+    if not wanted:
+        return {}
+    found: dict[tuple[str, str], set[str]] = {}
+    rows = Suppression.objects.filter(
+        address__in={address for address, _ in wanted}, lifted_at__isnull=True
+    ).values_list("address", "channel", "reason")
+    for address, channel, reason in rows:
+        if (address, channel) in wanted:
+            found.setdefault((address, channel), set()).add(reason)
+    return found
+
+
+def _open_reviews(numbers: set[str]) -> set[str]:
+    if not numbers:
+        return set()
+    return set(
+        KeywordReview.objects.filter(address__in=numbers, status=ReviewStatus.OPEN).values_list(
+            "address", flat=True
+        )
+    )
+
+
+def _preferences_many(profiles: dict) -> dict[int, tuple[datetime | None, str]]:
+    rows = ContactPreference.objects.filter(profile_id__in=list(profiles)).values_list(
+        "profile_id", "paused_until", "primary_channel"
+    )
+    return {pk: (paused, primary) for pk, paused, primary in rows}
+
+
+def caps_active() -> tuple[Cap, ...]:
+    rows = FrequencyCap.objects.filter(is_active=True).order_by("position", "id")
+    return tuple(
+        Cap(
+            key=row.key,
+            kind=row.kind,
+            channel=row.channel,
+            action=row.action,
+            max_messages=row.max_messages,
+            window_hours=row.window_hours,
+            min_gap_minutes=row.min_gap_minutes,
+        )
+        for row in rows
+    )
+
+
+def _address(profile: Profile, channel: str) -> str:
+    value = profile.email if channel == Channel.EMAIL else profile.phone
+    return str(value) if value else ""
+
+
+def _suppression(address: str, channel: str) -> str:
+    if not address:
+        return ""
+    reasons = set(
+        Suppression.objects.filter(
+            address=address, channel=channel, lifted_at__isnull=True
+        ).values_list("reason", flat=True)
+    )
+    return _strongest(reasons)
+
+
+def _strongest(reasons: set[str]) -> str:
+    # Report the reason that blocks the most, so transactional mail sees it too.
+    blocking = reasons & BLOCKS_TRANSACTIONAL
+    return min(blocking or reasons, default="")
+
+
+def _topic(topic: Topic | str | None) -> Topic | None:
+    if topic is None or isinstance(topic, Topic):
+        return topic
+    return Topic.objects.get(key=topic)
