@@ -36,6 +36,8 @@ cat <<BANNER
   Tandem demo is starting on http://$ADDRESS/admin/
   $LOGIN
   Task queue: django-q2 cluster running (admin: Task queue). Ctrl-C stops everything.
+  Try an import: $PY manage.py import_demo_file /tmp/customers.csv --rows 100000
+  then Profiles > Import a large file (README: "Importing a list").
 
 BANNER
 wait -n

@@ -25,15 +25,20 @@ NANP_REGIONS = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1])
 NANP_TYPED = re.compile(r"\+?1?[\s.\-]*\(?\d{3}\)?[\s.\-]*\d{3}[\s.\-]*\d{4}")
 _NPA_REGION: dict[str, str] = {}
 _MOBILE: dict[str, bool] = {}
+MOBILE_KEPT = 20_000
 
 
-@lru_cache(maxsize=131072)
+@lru_cache(maxsize=32768)
 def parse_phone(raw: str, region: str) -> tuple[str | None, bool]:
     """(E.164 or None when invalid, may receive SMS); cached, since lists repeat numbers."""
     found = _nanp(raw, region)
     if found is None:
         found = _full(raw, region)
-    if found[0] is not None and len(_MOBILE) < 1_000_000:
+    if found[0] is not None:
+        # Kept for is_mobile() on the same batch's consent; bounded so that memory stays flat
+        # over a 1M-row file (a 1M-entry dict was ~120 MB).
+        if len(_MOBILE) >= MOBILE_KEPT:
+            _MOBILE.clear()
         _MOBILE[found[0]] = found[1]
     return found
 
