@@ -5,15 +5,19 @@ an address suppression or the person's own opt-out (the ledger row says so, appl
 an opt-out always applies; a change older than the current state does not replace it. Rows
 that would change nothing write nothing, so a re-import leaves the ledger as it was. The
 import's idempotency keys make a resumed batch record nothing twice.
+
+The requests are staged once (see profiles.imports.store.staged) and the state they are
+judged on (idempotency keys, suppressions, channel subscriptions) is read by joins against
+the stage, three statements whatever the batch size.
 """
 
 import json
-from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from compliance.models import (
     ConsentAction,
@@ -25,39 +29,85 @@ from compliance.models import (
     SuppressionReason,
 )
 from profiles.imports.consent import ConsentOutcome, ConsentRequest
-from profiles.imports.store import staged
+from profiles.imports.store import is_postgres, staged
 from profiles.imports.widgets import CLEANED, OPT_IN, OPT_OUT, is_mobile
 from profiles.models import Profile
 
 STATUS_FOR = {OPT_IN: ConsentStatus.SUBSCRIBED, OPT_OUT: ConsentStatus.UNSUBSCRIBED}
 ACTION_FOR = {OPT_IN: ConsentAction.OPT_IN, OPT_OUT: ConsentAction.OPT_OUT}
+EVENT_TABLE = ConsentEvent._meta.db_table
+SUBSCRIPTION_TABLE = Subscription._meta.db_table
+SUPPRESSION_TABLE = Suppression._meta.db_table
+PROFILE_TABLE = Profile._meta.db_table
+REQUEST_STAGE = {
+    "n": "integer", "profile_id": "bigint", "address": "varchar", "channel": "varchar",
+    "idempotency_key": "varchar",
+}  # fmt: skip
 
 
 def consent_import_many(
     *, requests: list[ConsentRequest], dry_run: bool = False
 ) -> list[ConsentOutcome]:
     """Judge and record many import consent requests; one outcome per request, in order."""
+    if not requests:
+        return []
     with transaction.atomic():
-        _lock_profiles(r.profile_id for r in requests)
-        known = set(
-            ConsentEvent.objects.filter(
-                idempotency_key__in=[r.idempotency_key for r in requests]
-            ).values_list("idempotency_key", flat=True)
-        )
-        state = _State(requests)
-        outcomes = [_judge(r, state, known) for r in requests]
+        judged = _judge_all(requests, range(len(requests)), "consent")
+        writers = [n for n, (_, write) in enumerate(judged) if write and _lockable(requests[n])]
+        if writers and connection.features.has_select_for_update:
+            # Judged again under the profiles' locks: only the requests that write, so a
+            # re-import that changes nothing locks nothing.
+            again = _judge_all(requests, writers, "consent_locked", lock=True)
+            for n, verdict in zip(writers, again, strict=True):
+                judged[n] = verdict
         if not dry_run:
-            _record(requests, outcomes, state)
-    return [outcome for outcome, _ in outcomes]
+            _record(requests, judged)
+    return [outcome for outcome, _ in judged]
 
 
-def _lock_profiles(ids: Iterable[int | None]) -> None:
+def _lockable(request: ConsentRequest) -> bool:
+    return bool(request.profile_id) and not request.profile_is_new
+
+
+def _judge_all(requests, numbers, name: str, *, lock: bool = False) -> list:
+    stage = staged(
+        name,
+        REQUEST_STAGE,
+        (
+            [n, requests[n].profile_id, requests[n].address, requests[n].channel,
+             requests[n].idempotency_key]
+            for n in numbers
+        ),
+    )  # fmt: skip
+    if lock:
+        _lock_profiles(stage)
+    state = _State(stage)
+    judged = {n: _judge(requests[n], False, *state.for_request(n)) for n in numbers}
+    # The idempotency keys matter only where something would be written.
+    known = _known_keys([(n, requests[n].idempotency_key) for n, (_, w) in judged.items() if w])
+    for n in known:
+        judged[n] = _judge(requests[n], True, None, None)
+    return [judged[n] for n in numbers]
+
+
+def _known_keys(keys: list[tuple[int, str]]) -> set[int]:
+    if not keys:
+        return set()
+    stage = staged("consent_keys", {"n": "integer", "idempotency_key": "varchar"}, keys)
+    return {n for (n,) in _rows(
+        f"SELECT s.n FROM {stage} s WHERE (SELECT true FROM {EVENT_TABLE} e "
+        "WHERE e.idempotency_key = s.idempotency_key AND e.idempotency_key IS NOT NULL)"
+    )}  # fmt: skip
+
+
+def _lock_profiles(stage: str) -> None:
     # Serialises with consent_record (which locks the profile): a STOP and an import of
     # the same person never interleave. Primary-key order avoids deadlocks.
-    wanted = sorted({pk for pk in ids if pk})
-    if not connection.features.has_select_for_update:
-        return  # SQLite: the write transaction itself is exclusive
-    list(Profile.objects.select_for_update().filter(pk__in=wanted).order_by("pk").values("pk"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {PROFILE_TABLE} WHERE id = ANY(ARRAY(SELECT profile_id FROM {stage}))"
+            " ORDER BY id FOR UPDATE"
+        )
 
 
 class _Subscription(NamedTuple):
@@ -67,45 +117,76 @@ class _Subscription(NamedTuple):
 
 
 class _State:
-    """Active suppressions and channel-level subscriptions of everyone in the batch."""
+    """Active suppressions and channel subscriptions of the staged requests.
 
-    def __init__(self, requests: list[ConsentRequest]):
-        addresses = {r.address for r in requests}
-        self.suppressions: dict[tuple[str, str], str] = {}
-        for address, channel, reason in Suppression.objects.filter(
-            address__in=addresses, lifted_at__isnull=True
-        ).values_list("address", "channel", "reason"):
-            self.suppressions.setdefault((address, channel), reason)
-        rows = Subscription.objects.filter(
-            profile_id__in={r.profile_id for r in requests if r.profile_id}, topic__isnull=True
-        ).values_list("profile_id", "channel", "status", "source", "updated_at")
-        self.subscriptions = {(p, c): _Subscription(*rest) for p, c, *rest in rows}
+    Each is a scalar subquery per staged row (an index probe), never a join the planner
+    could turn into a scan of the whole ledger while its statistics lag during an import.
+    """
+
+    def __init__(self, stage: str):
+        self.suppressions: dict[int, str] = dict(_rows(
+            f"SELECT * FROM (SELECT s.n, (SELECT x.reason FROM {SUPPRESSION_TABLE} x "
+            "WHERE x.address = s.address AND x.channel = s.channel AND x.lifted_at IS NULL "
+            f"ORDER BY x.created_at DESC LIMIT 1) AS reason FROM {stage} s) AS found "
+            "WHERE reason IS NOT NULL"
+        ))  # fmt: skip
+        self.subscriptions = {
+            n: _Subscription(status, source, _aware(updated_at))
+            for n, status, source, updated_at in _rows(_subscriptions_sql(stage))
+        }
+
+    def for_request(self, n: int) -> tuple[str | None, "_Subscription | None"]:
+        return self.suppressions.get(n), self.subscriptions.get(n)
 
 
-def _judge(request: ConsentRequest, state: _State, known: set[str]):
+def _subscriptions_sql(stage: str) -> str:
+    channel_wide = "x.profile_id = s.profile_id AND x.channel = s.channel AND x.topic_id IS NULL"
+    if not is_postgres():  # SQLite has no LATERAL, and no hash join to fear
+        return (
+            f"SELECT s.n, x.status, x.source, x.updated_at FROM {stage} s "
+            f"JOIN {SUBSCRIPTION_TABLE} x ON {channel_wide}"
+        )
+    return (
+        f"SELECT s.n, x.status, x.source, x.updated_at FROM {stage} s, LATERAL (SELECT "
+        f"x.status, x.source, x.updated_at FROM {SUBSCRIPTION_TABLE} x WHERE {channel_wide} "
+        "LIMIT 1) AS x"
+    )
+
+
+def _rows(sql: str) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return cursor.fetchall()
+
+
+def _aware(value) -> datetime:
+    # Raw SQL on SQLite gives naive UTC datetimes (or text); the ORM would make them aware.
+    moment = parse_datetime(value) if isinstance(value, str) else value
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _judge(request: ConsentRequest, known: bool, suppression: str | None, current):
     """(outcome, what to write): write is 'event', 'suppression' or None."""
-    if request.idempotency_key in known:
+    if known:
         return ConsentOutcome(None, "already recorded by this import"), None
     if request.action == CLEANED:
-        if (request.address, request.channel) in state.suppressions:
+        if suppression:
             return ConsentOutcome(None, "address already suppressed"), None
         return ConsentOutcome(True, "address marked undeliverable"), "suppression"
-    current = state.subscriptions.get((request.profile_id, request.channel))
     if current and current.status == STATUS_FOR[request.action]:
         return ConsentOutcome(None, f"already {current.status}"), None
-    refusal = _refusal(request, state, current)
+    refusal = _refusal(request, suppression, current)
     if refusal:
         return ConsentOutcome(False, refusal), "event"
     return ConsentOutcome(True, "opted in" if request.action == OPT_IN else "opted out"), "event"
 
 
-def _refusal(request: ConsentRequest, state: _State, current: _Subscription | None) -> str:
+def _refusal(request: ConsentRequest, suppression: str | None, current) -> str:
     if current and current.updated_at > request.occurred_at:
         since = f"{current.status} since {current.updated_at:%Y-%m-%d}"
         return f"refused: older than the current state ({since})"
     if request.action == OPT_OUT:
         return ""
-    suppression = state.suppressions.get((request.address, request.channel))
     if suppression:
         blocker = f"address suppressed ({SuppressionReason(suppression).label})"
     elif current and current.status == ConsentStatus.UNSUBSCRIBED:
@@ -121,44 +202,38 @@ def _not_mobile(request: ConsentRequest) -> str:
     return ""
 
 
-def _record(requests, outcomes, state: _State) -> None:
-    events, suppressions = [], []
-    for request, (outcome, write) in zip(requests, outcomes, strict=True):
-        if write == "event":
-            events.append((request, outcome))
-        elif write == "suppression":
-            suppressions.append(_suppression(request))
-    ids = _insert_events([_event_values(request, outcome) for request, outcome in events])
+# --- Writing: the ledger rows and subscriptions, one INSERT ... SELECT from a stage each ---
+
+EVENT_STAGE = {
+    "profile_id": "bigint", "address": "varchar", "channel": "varchar", "action": "varchar",
+    "source": "varchar", "evidence": "jsonb", "applied": "boolean", "outcome": "varchar",
+    "occurred_at": "timestamptz", "idempotency_key": "varchar", "recorded_at": "timestamptz",
+}  # fmt: skip
+SUBSCRIPTION_STAGE = {
+    "profile_id": "bigint", "channel": "varchar", "status": "varchar", "source": "varchar",
+    "last_event_id": "bigint", "updated_at": "timestamptz",
+}  # fmt: skip
+IMPORT = ConsentSource.IMPORT.value
+
+
+def _record(requests: list[ConsentRequest], judged: list) -> None:
+    events = [(r, outcome) for r, (outcome, write) in zip(requests, judged, strict=True)
+              if write == "event"]  # fmt: skip
+    suppressions = [_suppression(r) for r, (_, write) in zip(requests, judged, strict=True)
+                    if write == "suppression"]  # fmt: skip
     Suppression.objects.bulk_create(suppressions, ignore_conflicts=True)
+    if not events:
+        return
+    ids = _insert_events(events)
+    db = _adapter()
     _upsert_subscriptions(
         [
-            (
-                request.profile_id,
-                request.channel,
-                STATUS_FOR[request.action],
-                ConsentSource.IMPORT.value,
-                ids[request.idempotency_key],
-                request.occurred_at,
-            )
-            for request, outcome in events
+            [r.profile_id, r.channel, STATUS_FOR[r.action], IMPORT, ids[r.idempotency_key],
+             db(r.occurred_at)]
+            for r, outcome in events
             if outcome.applied
         ]
-    )
-
-
-def _event_values(request: ConsentRequest, outcome: ConsentOutcome) -> dict:
-    return {
-        "profile_id": request.profile_id,
-        "address": request.address,
-        "channel": request.channel,
-        "action": ACTION_FOR[request.action].value,
-        "source": ConsentSource.IMPORT.value,
-        "evidence": request.evidence,
-        "applied": bool(outcome.applied),
-        "outcome": outcome.outcome[:200],
-        "occurred_at": request.occurred_at,
-        "idempotency_key": request.idempotency_key,
-    }
+    )  # fmt: skip
 
 
 def _suppression(request: ConsentRequest) -> Suppression:
@@ -167,44 +242,24 @@ def _suppression(request: ConsentRequest) -> Suppression:
         channel=request.channel,
         reason=SuppressionReason.HARD_BOUNCE,
         source=ConsentSource.IMPORT,
-        evidence=request.evidence,
+        evidence=json.loads(request.evidence),
     )
 
 
-# --- Set-based SQL: one statement per batch (the ORM's bulk_create costs ~50 us a row) ---
-
-EVENT_TABLE = ConsentEvent._meta.db_table
-SUBSCRIPTION_TABLE = Subscription._meta.db_table
-EVENT_COLUMNS = (
-    "profile_id", "address", "channel", "action", "source", "evidence", "applied", "outcome",
-    "occurred_at", "idempotency_key",
-)  # fmt: skip
-EVENT_TYPES = (
-    "bigint", "varchar", "varchar", "varchar", "varchar", "jsonb", "boolean", "varchar",
-    "timestamptz", "varchar",
-)  # fmt: skip
-SUBSCRIPTION_COLUMNS = ("profile_id", "channel", "status", "source", "last_event_id", "updated_at")
-SUBSCRIPTION_TYPES = ("bigint", "varchar", "varchar", "varchar", "bigint", "timestamptz")
-# SQLite allows 32,766 bound variables per statement.
-SQLITE_MAX_VARIABLES = 32_000
-
-
-def _insert_events(rows: list[dict]) -> dict[str, int]:
+def _insert_events(events: list[tuple[ConsentRequest, ConsentOutcome]]) -> dict[str, int]:
     """Insert ledger rows; returns idempotency key -> id."""
-    if not rows:
-        return {}
-    now = timezone.now()
-    columns = (*EVENT_COLUMNS, "recorded_at")
-    values = [
-        [_db(row[c]) if c != "evidence" else json.dumps(row[c]) for c in EVENT_COLUMNS] + [_db(now)]
-        for row in rows
-    ]
-    returning = "RETURNING id, idempotency_key"
-    stored = _insert(EVENT_TABLE, columns, (*EVENT_TYPES, "timestamptz"), values, returning)
+    db = _adapter()
+    now = db(timezone.now())
+    rows = (
+        [r.profile_id, r.address, r.channel, ACTION_FOR[r.action].value, IMPORT, r.evidence,
+         bool(o.applied), o.outcome[:200], db(r.occurred_at), r.idempotency_key, now]
+        for r, o in events
+    )  # fmt: skip
+    stored = _insert(EVENT_TABLE, EVENT_STAGE, rows, "RETURNING id, idempotency_key")
     return {key: pk for pk, key in stored}
 
 
-def _upsert_subscriptions(rows: list[tuple]) -> None:
+def _upsert_subscriptions(rows: list[list]) -> None:
     """Channel-level Subscription rows: created, or moved to the new state."""
     if not rows:
         return
@@ -213,31 +268,20 @@ def _upsert_subscriptions(rows: list[tuple]) -> None:
         "ON CONFLICT (profile_id, channel) WHERE topic_id IS NULL "
         f"DO UPDATE SET {updates}, updated_at = excluded.updated_at"
     )
-    values = [[_db(v) for v in row] for row in rows]
-    _insert(SUBSCRIPTION_TABLE, SUBSCRIPTION_COLUMNS, SUBSCRIPTION_TYPES, values, tail)
+    _insert(SUBSCRIPTION_TABLE, SUBSCRIPTION_STAGE, rows, tail)
 
 
-def _insert(table, columns, types, rows, tail) -> list[tuple]:
+def _insert(table: str, columns: dict[str, str], rows, tail: str) -> list[tuple]:
+    stage = staged(table, columns, rows)
     names = ", ".join(columns)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # COPY into a staging table, then one INSERT ... SELECT (see profiles.imports.store).
-            stage = staged(table, dict(zip(columns, types, strict=True)), rows)
-            cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} {tail}")
-            return cursor.fetchall() if "RETURNING" in tail else []
-        stored = []
-        step = SQLITE_MAX_VARIABLES // len(columns)
-        for start in range(0, len(rows), step):
-            chunk = rows[start : start + step]
-            marks = ", ".join(["(" + ", ".join(["%s"] * len(columns)) + ")"] * len(chunk))
-            params = [value for row in chunk for value in row]
-            cursor.execute(f"INSERT INTO {table} ({names}) VALUES {marks} {tail}", params)
-            stored += cursor.fetchall() if "RETURNING" in tail else []
-        return stored
+        # "WHERE true": SQLite reads a bare "ON" after SELECT ... FROM as a join clause.
+        cursor.execute(
+            f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} WHERE true {tail}"
+        )
+        return cursor.fetchall() if "RETURNING" in tail else []
 
 
-def _db(value):
+def _adapter():
     # SQLite stores datetimes as text; PostgreSQL (COPY) takes them as they are.
-    if connection.vendor != "postgresql" and isinstance(value, datetime):
-        return connection.ops.adapt_datetimefield_value(value)
-    return value
+    return (lambda value: value) if is_postgres() else connection.ops.adapt_datetimefield_value

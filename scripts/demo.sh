@@ -46,6 +46,8 @@ cat <<BANNER
     curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
       -d '{"userId":"demo-star","event":"Checkout Started","properties":{"product":"Blue mug"}}' \
       http://$ADDRESS/api/v1/track
+  Try an import: $PY manage.py import_demo_file /tmp/customers.csv --rows 100000
+  then Profiles > Import a large file (README: "Importing a list").
 
 BANNER
 wait -n

@@ -163,7 +163,7 @@ class ProfileImportResource(ProfileResource):
 
     def get_instance(self, instance_loader, row):
         try:
-            found = ProfileIndex([self.current]).match(self.current)
+            found = ProfileIndex.for_rows([self.current]).match(self.current)
         except RowInvalid as exc:
             raise ValidationError(str(exc)) from exc
         if found is None:

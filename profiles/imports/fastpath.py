@@ -1,11 +1,13 @@
 """The fast path: rows cleaned by ProfileResource, written in set-based batches.
 
-Per batch: clean and dedupe in Python, one lookup of the profiles the batch names, one
-insert of the new ones, one update of the changed ones, then the consent requests in bulk.
-Unchanged rows write nothing. The caller holds the transaction (one per batch).
+Per batch: clean (possibly in another thread, see `clean`), dedupe against the file so far,
+stage the rows once, one lookup of the profiles the batch names, one insert of the new
+ones, one update of the changed ones, then the consent requests in bulk. Unchanged rows
+write nothing. The caller holds the transaction (one per batch).
 """
 
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -18,8 +20,8 @@ from profiles.imports.resource import (
     ProfileResource,
     RowInvalid,
     profile_changes,
-    row_values,
 )
+from profiles.imports.seen import SeenIndex, SeenKeys, describe  # noqa: F401 (SeenKeys: admin)
 
 
 @dataclass
@@ -41,26 +43,7 @@ class BatchResult:
         self.problems += other.problems
 
 
-class SeenKeys:
-    """The identifiers already met in this file, with the line that had them first.
-
-    Holds the row's own identifiers and those of the existing profile it matched, so a
-    later row naming that profile by another identifier is a duplicate too.
-    """
-
-    def __init__(self):
-        self._lines: dict[int, int] = {}
-
-    def first(self, keys: list[tuple[str, str]]) -> str | None:
-        for name, value in keys:
-            line = self._lines.get(hash((name, value)))
-            if line is not None:
-                return f"duplicate of line {line} (same {name.replace('_', ' ')})"
-        return None
-
-    def add(self, keys: list[tuple[str, str]], line: int) -> None:
-        for key in keys:
-            self._lines.setdefault(hash(key), line)
+Cleaned = tuple[list[CleanRow], list[tuple[int, str]]]  # rows, and (line, reason) failures
 
 
 class Importer:
@@ -73,109 +56,134 @@ class Importer:
         overwrite: bool = False,
         dry_run: bool = False,
     ):
-        self.resource = ProfileResource()
-        self.values = row_values(plan, headers)
+        self.clean_row = ProfileResource().row_cleaner(plan, headers)
         self.width = len(headers)
         self.policy, self.overwrite, self.dry_run = policy, overwrite, dry_run
-        self.seen = SeenKeys()
+        self.seen = SeenIndex()
+
+    def clean(self, records: list[tuple[int, list[str]]]) -> Cleaned:
+        """The widgets' work on a batch; touches no database, so it may run in a thread."""
+        rows, failures = [], []
+        for line, cells in records:
+            try:
+                if len(cells) > self.width and any(c.strip() for c in cells[self.width :]):
+                    raise RowInvalid(f"{len(cells)} cells, but the header has {self.width} columns")
+                rows.append(self.clean_row(line, cells))
+            except RowInvalid as exc:
+                failures.append((line, str(exc)))
+        return rows, failures
 
     def remember(self, records) -> None:
         """On resume: the identifiers of rows already committed, so duplicates stay caught.
 
         (A later row naming one of their profiles by another identifier is not caught.)
         """
-        for line, cells in records:
-            try:
-                row = self.resource.clean_values(line, self.values(cells))
-            except RowInvalid:
-                continue
-            self.seen.add(row.keys(), line)
+        while batch := list(islice(records, 5000)):
+            fresh: dict[int, int] = {}
+            self._dedupe(self.clean(batch)[0], BatchResult(), {}, fresh)
+            self.seen.add(fresh)
 
-    def run_batch(self, records: list[tuple[int, list[str]]]) -> BatchResult:
+    def run_batch(self, records: list[tuple[int, list[str]]], cleaned: Cleaned | None = None):
         result = BatchResult()
-        rows = self._clean(records, result)
         cells = dict(records)
+        rows, failures = cleaned if cleaned is not None else self.clean(records)
+        for line, reason in failures:
+            result.failed += 1
+            result.problems.append((line, reason, cells[line]))
+        fresh: dict[int, int] = {}  # identifiers first met in this batch -> line
+        rows = self._dedupe(rows, result, cells, fresh)
+        claims: list[tuple[int, int]] = []  # identifiers of the existing profiles matched
         attempt = BatchResult()
         try:
             with transaction.atomic():
-                self._write(rows, cells, attempt)
+                self._write(rows, cells, attempt, claims)
         except IntegrityError:
             # Someone stored a profile this batch names since our lookup: row by row.
-            return self._one_by_one(rows, cells, result)
-        result.add(attempt)
+            claims.clear()
+            self._one_by_one(rows, cells, result, claims)
+        else:
+            result.add(attempt)
+        self._remember_batch(fresh, claims)
         return result
 
-    def _one_by_one(self, rows, cells, result) -> BatchResult:
+    def _dedupe(self, rows: list[CleanRow], result, cells, fresh: dict[int, int]):
+        hashes = [[hash(key) for key in row.keys()] for row in rows]
+        earlier = self.seen.earlier([h for row_hashes in hashes for h in row_hashes])
+        kept = []
+        for row, row_hashes in zip(rows, hashes, strict=True):
+            duplicate = _first_seen(row, row_hashes, earlier, fresh)
+            if duplicate:
+                result.failed += 1
+                result.problems.append((row.line, duplicate, cells.get(row.line, [])))
+                continue
+            for h in row_hashes:
+                fresh[h] = row.line
+            kept.append(row)
+        return kept
+
+    def _remember_batch(self, fresh: dict[int, int], claims: list[tuple[int, int]]) -> None:
+        earlier = self.seen.earlier([h for h, _ in claims])
+        for h, line in claims:
+            if h not in earlier:
+                fresh.setdefault(h, line)
+        self.seen.add(fresh)
+
+    def _one_by_one(self, rows, cells, result, claims) -> None:
         for row in rows:
             single = BatchResult()
             try:
                 with transaction.atomic():
-                    self._write([row], cells, single)
+                    self._write([row], cells, single, claims)
             except IntegrityError as exc:
                 single = BatchResult(failed=1)
                 reason = f"conflicts with a profile stored meanwhile: {exc}"
                 single.problems.append((row.line, reason, cells[row.line]))
             result.add(single)
-        return result
 
-    def _clean(self, records, result: BatchResult) -> list[CleanRow]:
-        rows = []
-        for line, cells in records:
-            try:
-                row = self._clean_one(line, cells)
-            except RowInvalid as exc:
-                result.failed += 1
-                result.problems.append((line, str(exc), cells))
-                continue
-            rows.append(row)
-        return rows
-
-    def _clean_one(self, line: int, cells: list[str]) -> CleanRow:
-        if len(cells) > self.width and any(c.strip() for c in cells[self.width :]):
-            raise RowInvalid(f"{len(cells)} cells, but the header has {self.width} columns")
-        row = self.resource.clean_values(line, self.values(cells))
-        duplicate = self.seen.first(row.keys())
-        if duplicate:
-            raise RowInvalid(duplicate)
-        self.seen.add(row.keys(), line)
-        return row
-
-    def _write(self, rows: list[CleanRow], cells, result: BatchResult) -> None:
-        index = ProfileIndex(rows)
-        creates, updates, ids, finals = [], [], {}, {}
-        claimed: dict[int, int] = {}
+    def _write(self, rows: list[CleanRow], cells, result: BatchResult, claims) -> None:
+        if not rows:
+            return
+        news = {row.line: new_profile(row) for row in rows}
+        store.stage_batch(news.items())
+        index = ProfileIndex(store.lookup_staged())
+        updates, ids, finals, claimed, skip = [], {}, {}, {}, []
         for row in rows:
             try:
                 current = index.match(row)
-                self._claim(row, current, claimed)
+                self._claim(row, current, claimed, claims)
             except RowInvalid as exc:
                 result.failed += 1
                 result.problems.append((row.line, str(exc), cells[row.line]))
+                skip.append(row.line)
                 continue
-            finals[row.line] = self._plan_row(row, current, creates, updates, ids, result)
+            if current is not None:
+                skip.append(row.line)
+            finals[row.line] = self._plan_row(row, current, news, updates, ids, result)
+        creates = [row for row in rows if row.line in ids and ids[row.line] is None]
         if not self.dry_run:
             store.update(updates)
-            ids.update(self._insert(creates))
-        self._consent([r for r in rows if r.line in ids], ids, finals, cells, result)
+            if creates:
+                ids.update(self._insert(creates, skip))
+        landed = [row for row in rows if row.line in ids]
+        self._consent(landed, ids, finals, {row.line for row in creates}, cells, result)
 
-    def _claim(self, row: CleanRow, current, claimed: dict[int, int]) -> None:
+    def _claim(self, row: CleanRow, current, claimed: dict[int, int], claims) -> None:
         """A profile takes one row of the file; a second row naming it is a duplicate."""
         if current is None:
             return
         if current["id"] in claimed:
             raise RowInvalid(f"duplicate of line {claimed[current['id']]} (same profile)")
         claimed[current["id"]] = row.line
-        keys = [(n, str(current[n])) for n in ("external_id", "email", "phone") if current[n]]
-        self.seen.add(keys, row.line)
+        for name in ("external_id", "email", "phone"):
+            if current[name]:
+                claims.append((hash((name, str(current[name]))), row.line))
 
-    def _plan_row(self, row, current, creates, updates, ids, result) -> dict[str, Any]:
+    def _plan_row(self, row, current, news, updates, ids, result) -> dict[str, Any]:
         """Counts the row, queues its write, and returns the profile's values after it."""
         if current is None:
-            values = new_profile(row)
-            creates.append((row, values))
             ids[row.line] = None
             result.created += 1
-            return values
+            return news[row.line]
         ids[row.line] = current["id"]
         changes = profile_changes(current, row, overwrite=self.overwrite)
         if changes:
@@ -185,25 +193,26 @@ class Importer:
             result.unchanged += 1
         return {**current, **changes}
 
-    def _insert(self, creates) -> dict[int, int]:
-        stored = store.insert([values for _, values in creates])
+    def _insert(self, creates: list[CleanRow], skip: list[int]) -> dict[int, int]:
         by_key = {}
-        for pk, external_id, email, phone in stored:
+        for pk, external_id, email, phone in store.insert_staged(skip):
             for key in (("external_id", external_id), ("email", email), ("phone", phone)):
                 if key[1]:
                     by_key[key] = pk
         ids = {}
-        for row, _ in creates:
+        for row in creates:
             pk = next((by_key[k] for k in row.keys() if k in by_key), None)
             if pk is None:
                 raise IntegrityError(f"line {row.line}: profile stored meanwhile")
             ids[row.line] = pk
         return ids
 
-    def _consent(self, rows, ids, finals, cells, result: BatchResult) -> None:
+    def _consent(self, rows, ids, finals, created, cells, result: BatchResult) -> None:
         requests = []
         for row in rows:
-            wanted, notes = self.policy.requests_for(row, ids[row.line], finals[row.line])
+            wanted, notes = self.policy.requests_for(
+                row, ids[row.line], finals[row.line], is_new=row.line in created
+            )
             requests += wanted
             result.problems += [(row.line, f"warning: {note}", cells[row.line]) for note in notes]
         for outcome in consent.write(requests, dry_run=self.dry_run):
@@ -211,6 +220,14 @@ class Importer:
                 result.consent_applied += 1
             elif outcome.applied is False:
                 result.consent_refused += 1
+
+
+def _first_seen(row: CleanRow, hashes: list[int], earlier, fresh) -> str | None:
+    for (name, _), h in zip(row.keys(), hashes, strict=True):
+        line = earlier.get(h) or fresh.get(h)
+        if line is not None:
+            return describe(name, line)
+    return None
 
 
 def new_profile(row: CleanRow) -> dict[str, Any]:
@@ -222,18 +239,22 @@ def new_profile(row: CleanRow) -> dict[str, Any]:
 
 
 class ProfileIndex:
-    """The existing profiles a batch names, found in one query."""
+    """Existing profiles by identifier: those a staged batch names, or `for_rows(rows)`."""
 
-    def __init__(self, rows: list[CleanRow]):
+    def __init__(self, profiles: list[dict[str, Any]]):
+        self.by_key: dict[tuple[str, str], dict[str, Any]] = {}
+        for profile in profiles:
+            for name in ("external_id", "email", "phone"):
+                if profile[name]:
+                    self.by_key[(name, str(profile[name]))] = profile
+
+    @classmethod
+    def for_rows(cls, rows: list[CleanRow]) -> "ProfileIndex":
         wanted: dict[str, set[str]] = {"external_id": set(), "email": set(), "phone": set()}
         for row in rows:
             for name, value in row.keys():
                 wanted[name].add(value)
-        self.by_key: dict[tuple[str, str], dict[str, Any]] = {}
-        for profile in store.lookup(wanted):
-            for name in wanted:
-                if profile[name]:
-                    self.by_key[(name, str(profile[name]))] = profile
+        return cls(store.lookup(wanted))
 
     def match(self, row: CleanRow) -> dict[str, Any] | None:
         found = {id(p): p for k in row.keys() if (p := self.by_key.get(k))}

@@ -140,11 +140,11 @@ def _run(job: ImportJob, time_budget, max_batches) -> ImportJob:
         done = iter_records(path, info)
         importer.remember(takewhile(lambda record: record[0] <= job.committed_offset + 1, done))
     records = iter_records(path, info, skip=job.committed_offset)
-    began, batches = time.monotonic(), 0
+    began, done = time.monotonic(), 0
     while batch := list(islice(records, settings.IMPORT_BATCH_SIZE)):
         _commit_batch(job, importer, batch, errors)
-        batches += 1
-        if max_batches is not None and batches >= max_batches:
+        done += 1
+        if max_batches is not None and done >= max_batches:
             return job
         if time_budget is not None and time.monotonic() - began > time_budget:
             ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.QUEUED)

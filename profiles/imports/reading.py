@@ -102,7 +102,7 @@ def iter_records(path: str | Path, info: FileInfo, *, skip: int = 0) -> Iterator
         reader = csv.reader(handle, delimiter=info.delimiter)
         next(reader, None)
         for index, cells in enumerate(reader, start=1):
-            if index <= skip or not cells or not any(c.strip() for c in cells):
+            if index <= skip or not "".join(cells).strip():
                 continue
             yield index + 1, cells
 

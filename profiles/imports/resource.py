@@ -5,6 +5,7 @@ the admin's django-import-export flow (admin_flow.ProfileImportResource) uses th
 fields and widgets one row at a time.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -83,6 +84,38 @@ class ProfileResource(resources.ModelResource):
     def get_export_fields(self, selected_fields=None):
         return [f for f in super().get_export_fields(selected_fields) if f.attribute]
 
+    def row_cleaner(self, plan: Plan, headers: list[str]) -> Callable[[int, list[str]], CleanRow]:
+        """`clean_values(line, row_values(plan, headers)(cells))`, compiled for one file.
+
+        The same widgets in the same order; the fields whose values repeat across a list
+        (names, consent, country, zone) remember each distinct value's answer.
+        """
+        values = row_values(plan, headers)
+        cleaners = {
+            name: self.fields[name].widget.clean
+            if name in UNIQUE_PER_ROW
+            else _remembered(self.fields[name].widget.clean)
+            for name in plan.targets
+            if not name.startswith(TRAIT_PREFIX)
+        }
+
+        def clean(line: int, cells: list[str]) -> CleanRow:
+            raw = values(cells)
+            cleaned: dict[str, Any] = {}
+            reasons: list[str] = []
+            for name, text in raw.items():
+                cleaner = cleaners.get(name)
+                if cleaner is not None:
+                    try:
+                        cleaned[name] = cleaner(text)
+                    except ValueError as exc:
+                        reasons.append(str(exc))
+            if reasons:
+                raise RowInvalid("; ".join(reasons))
+            return self._build(line, cleaned, raw)
+
+        return clean
+
     def clean_values(self, line: int, values: dict[str, str]) -> CleanRow:
         """One row's canonical values (field -> raw text) cleaned, or RowInvalid with why."""
         cleaned: dict[str, Any] = {}
@@ -116,6 +149,29 @@ class ProfileResource(resources.ModelResource):
         if not row.keys():
             raise RowInvalid("no email, phone or external id")
         return row
+
+
+UNIQUE_PER_ROW = frozenset(IDENTIFIERS)  # remembering these would only cost memory
+
+
+def _remembered(clean: Callable[[str], Any], limit: int = 50_000) -> Callable[[str], Any]:
+    answers: dict[str, tuple[Any, str | None]] = {}
+
+    def cached(text: str) -> Any:
+        answer = answers.get(text)
+        if answer is None:
+            try:
+                answer = (clean(text), None)
+            except ValueError as exc:
+                answer = (None, str(exc))
+            if len(answers) >= limit:
+                answers.clear()
+            answers[text] = answer
+        if answer[1] is not None:
+            raise ValueError(answer[1])
+        return answer[0]
+
+    return cached
 
 
 def _split_full_name(cleaned: dict[str, Any]) -> None:

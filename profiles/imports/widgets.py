@@ -30,6 +30,8 @@ CONSENT_VALUES = {
     **dict.fromkeys(["cleaned", "bounced"], CLEANED),
 }
 _EMAIL = EmailValidator()
+# Compiled now: Django's lazy regex costs ~1 us a call through its proxy object.
+_EMAIL_USER = re.compile(_EMAIL.user_regex.pattern, _EMAIL.user_regex.flags)
 
 
 class TextWidget(Widget):
@@ -59,7 +61,7 @@ def is_valid_email(email: str) -> bool:
     if "@" not in email or len(email) > EMAIL_MAX_LENGTH:
         return False
     user, domain = email.rsplit("@", 1)
-    return bool(_EMAIL.user_regex.match(user)) and _valid_domain(domain)
+    return bool(_EMAIL_USER.match(user)) and _valid_domain(domain)
 
 
 @lru_cache(maxsize=8192)
