@@ -104,7 +104,7 @@ def _node(graph, key, place, counts: Counter) -> str:
     spec = graphs.spec_of(graph, key)
     x, y = place
     entry = key == graph["entry"]
-    title = escape(registry[spec.type].describe(spec))[:44]
+    title = escape(registry[spec.type].describe(spec)[:44])
     figures = " · ".join(f"{name} {counts[name]}" for name in COUNTED if counts.get(name))
     waiting = f"waiting now {counts['waiting_now']}" if counts.get("waiting_now") else ""
     return (
