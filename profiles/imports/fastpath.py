@@ -55,10 +55,14 @@ class Importer:
         policy: consent.ConsentPolicy,
         overwrite: bool = False,
         dry_run: bool = False,
+        announce_created: bool = False,
     ):
         self.clean_row = ProfileResource().row_cleaner(plan, headers)
         self.width = len(headers)
         self.policy, self.overwrite, self.dry_run = policy, overwrite, dry_run
+        # "Enrol in journeys": new profiles are announced like any created profile
+        # (journeys' "profile created" trigger); by default an import announces nothing.
+        self.announce_created = announce_created
         self.seen = SeenIndex()
 
     def clean(self, records: list[tuple[int, list[str]]]) -> Cleaned:
@@ -164,6 +168,8 @@ class Importer:
             store.update(updates)
             if creates:
                 ids.update(self._insert(creates, skip))
+                if self.announce_created:
+                    _announce([ids[row.line] for row in creates])
         landed = [row for row in rows if row.line in ids]
         self._consent(landed, ids, finals, {row.line for row in creates}, cells, result)
 
@@ -220,6 +226,17 @@ class Importer:
                 result.consent_applied += 1
             elif outcome.applied is False:
                 result.consent_refused += 1
+
+
+def _announce(pks: list[int]) -> None:
+    from profiles import hooks
+    from profiles.models import Profile
+
+    def announce():
+        for profile in Profile.objects.filter(pk__in=pks).iterator():
+            hooks.announce_profile_created(profile)
+
+    transaction.on_commit(announce)
 
 
 def _first_seen(row: CleanRow, hashes: list[int], earlier, fresh) -> str | None:

@@ -135,6 +135,7 @@ def _run(job: ImportJob, time_budget, max_batches) -> ImportJob:
         policy=_policy(job, plan),
         overwrite=job.overwrite,
         dry_run=job.dry_run,
+        announce_created=job.enrol_in_journeys,
     )
     if job.committed_offset:
         done = iter_records(path, info)
