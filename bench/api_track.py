@@ -132,27 +132,29 @@ class Result:
 # --- Database preparation -------------------------------------------------------------------
 
 
-def prepare_database(kind: str, workdir: Path) -> str:
+def prepare_database(kind: str, workdir: Path, name: str | None = None) -> str:
+    """A SQLite file in workdir, or PostgreSQL database `name` dropped and made anew."""
     if kind == "sqlite":
         return f"sqlite:///{workdir / 'bench.sqlite3'}"
     import psycopg
 
+    name = name or PG_BENCH_DB
     try:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {PG_BENCH_DB} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {PG_BENCH_DB}")
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {name}")
     except psycopg.OperationalError as exc:
         raise BenchError(f"PostgreSQL at {PG_ADMIN_URL} is not reachable: {exc}") from exc
-    return f"postgres://postgres@127.0.0.1:5432/{PG_BENCH_DB}"
+    return f"postgres://postgres@127.0.0.1:5432/{name}"
 
 
-def drop_database(kind: str) -> None:
+def drop_database(kind: str, name: str | None = None) -> None:
     if kind != "postgres":
         return
     import psycopg
 
     with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {PG_BENCH_DB} WITH (FORCE)")
+        conn.execute(f"DROP DATABASE IF EXISTS {name or PG_BENCH_DB} WITH (FORCE)")
 
 
 def count_rows(kind: str, database_url: str) -> tuple[int, int]:

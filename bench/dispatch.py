@@ -27,22 +27,16 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import api_track  # noqa: E402  (the bench folder is not a package)
+
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_PER_SECOND = 2_000  # per worker, on PostgreSQL (issue 4)
-PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 PG_DB = "tandem_bench_dispatch"
 
 
 def fresh_database(kind: str) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
-    import psycopg
-
-    admin_url = PG_ADMIN_URL.replace("postgres://", "postgresql://")
-    with psycopg.connect(admin_url, autocommit=True) as c:
-        c.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-        c.execute(f"CREATE DATABASE {PG_DB}")
-    return f"postgres://postgres@127.0.0.1:5432/{PG_DB}"
+    return api_track.prepare_database(kind, Path(tempfile.mkdtemp()), PG_DB)
 
 
 def setup_django(url: str) -> None:

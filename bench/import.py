@@ -45,8 +45,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import api_track  # noqa: E402  (the bench folder is not a package)
+
 TARGET_NEW, TARGET_REIMPORT, TARGET_RSS_MB = 20_000, 40_000, 256
-PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 PG_DB = "tandem_bench_import"
 RSS_MARK = int(os.environ.get("BENCH_RSS_MARK", 100_000))
 
@@ -147,32 +149,13 @@ def _stock(path: str, rows: int) -> dict:
     return {"rows": rows, "seconds": wall, "errors": len(result.row_errors())}
 
 
-def prepare_database(kind: str, workdir: Path) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{workdir / 'bench.sqlite3'}"
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {PG_DB}")
-    return f"postgres://postgres@127.0.0.1:5432/{PG_DB}"
-
-
-def drop_database(kind: str) -> None:
-    if kind == "postgres":
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-
-
 def run(kind: str, args: argparse.Namespace, files: tuple[Path, Path], workdir: Path) -> str:
     env = {
         k: v
         for k, v in os.environ.items()
         if k in ("PATH", "HOME", "LANG", "TMPDIR", "BENCH_RSS_MARK")
     }
-    env.update(DATABASE_URL=prepare_database(kind, workdir), DEBUG="false",
+    env.update(DATABASE_URL=api_track.prepare_database(kind, workdir, PG_DB), DEBUG="false",
                SECRET_KEY="bench-" + uuid.uuid4().hex, DJANGO_SETTINGS_MODULE="config.settings",
                MEDIA_ROOT=str(workdir / f"media-{kind}"), PYTHONDONTWRITEBYTECODE="1")  # fmt: skip
     command = [sys.executable, __file__, "--child", "--file", str(files[0]),
@@ -181,7 +164,7 @@ def run(kind: str, args: argparse.Namespace, files: tuple[Path, Path], workdir: 
     try:
         done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     finally:
-        drop_database(kind)
+        api_track.drop_database(kind, PG_DB)
     lines = [x for x in done.stdout.splitlines() if x.startswith("RESULT ")]
     if done.returncode or not lines:
         raise SystemExit(f"{kind}: the import process failed:\n{done.stderr[-3000:]}")

@@ -42,7 +42,6 @@ from api_track import BenchError, CpuMeter, Server, app_env, machine_cpu, manage
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_P99_MS = 100.0
 TARGET_RATE = 200
-PG_ADMIN_URL = api_track.PG_ADMIN_URL
 PG_BENCH_DB = "tandem_bench_preferences"
 api_track.PG_BENCH_DB = PG_BENCH_DB  # CpuMeter counts this database's backends
 
@@ -88,28 +87,6 @@ class Result:
         ordered = sorted(self.latencies)
         rank = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
         return ordered[rank] * 1000
-
-
-def prepare_database(kind: str, workdir: Path) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{workdir / 'bench.sqlite3'}"
-    import psycopg
-
-    try:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {PG_BENCH_DB} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {PG_BENCH_DB}")
-    except psycopg.OperationalError as exc:
-        raise BenchError(f"PostgreSQL at {PG_ADMIN_URL} is not reachable: {exc}") from exc
-    return f"postgres://postgres@127.0.0.1:5432/{PG_BENCH_DB}"
-
-
-def drop_database(kind: str) -> None:
-    if kind == "postgres":
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {PG_BENCH_DB} WITH (FORCE)")
 
 
 def get(port: int, path: str) -> tuple[int, bytes]:
@@ -162,7 +139,7 @@ def run_one(kind: str, args: argparse.Namespace) -> Result:
     server: Server | None = None
     try:
         step(kind, "fresh database, migrate")
-        env = app_env(prepare_database(kind, workdir))
+        env = app_env(api_track.prepare_database(kind, workdir, PG_BENCH_DB))
         env["HOSTED_PAGES_RATE_PER_MINUTE"] = "100000000"  # on, but never trips
         manage(env, "migrate", "--no-input", "-v", "0")
         step(kind, f"seed {args.profiles:,} profiles with consent")
@@ -192,7 +169,7 @@ def run_one(kind: str, args: argparse.Namespace) -> Result:
             server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
         try:
-            drop_database(kind)
+            api_track.drop_database(kind, PG_BENCH_DB)
         except Exception as exc:  # cleanup must not hide the real error
             sys.stderr.write(f"[{kind}] could not drop {PG_BENCH_DB}: {exc}\n")
 

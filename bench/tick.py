@@ -21,11 +21,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import api_track  # noqa: E402  (the bench folder is not a package)
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_PER_WORKER = 5_000
@@ -37,17 +41,11 @@ def fresh_database(kind: str) -> str:
         from django.db import connections
 
         connections.close_all()  # the drop below would cut our own connection
-    if kind == "sqlite":
-        path = Path(tempfile.gettempdir()) / "tandem_bench_tick.sqlite3"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return f"sqlite:///{path}"
-    import psycopg
-
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as c:
-        c.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-        c.execute(f"CREATE DATABASE {PG_DB}")
-    return f"postgres://postgres@127.0.0.1:5432/{PG_DB}"
+    # One fixed folder: Django keeps the first URL it was set up with.
+    workdir = Path(tempfile.gettempdir()) / "tandem_bench_tick"
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir()
+    return api_track.prepare_database(kind, workdir, PG_DB)
 
 
 def environment(url: str) -> dict:
