@@ -142,3 +142,12 @@ def test_a_date_trait_enrols_people_n_days_ahead_once(at_start):
     assert scan_date_traits() == 1
     assert scan_date_traits() == 0  # at most hourly
     assert list(journey.enrollments.values_list("profile", flat=True)) == [due.pk]
+
+
+def test_the_journey_list_shows_version_and_people_in_it(admin_client, at_start):
+    journey = make_journey([{"key": "w", "type": "wait", "settings": {"days": 1}}])
+    for _ in range(2):
+        enrollment_create(journey=journey, profile=ProfileFactory())
+    page = admin_client.get(reverse("admin:journeys_journey_changelist"))
+    row = next(iter(page.context["cl"].result_list))
+    assert (row.latest_version, row.in_it_now) == (1, 2)

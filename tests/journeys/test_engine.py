@@ -290,7 +290,7 @@ def test_a_claimed_enrollment_is_not_claimed_twice_until_its_lease_expires(at_st
     assert [e.pk for e in engine.claim(limit=10)] == [enrollment.pk]  # the worker died
 
 
-def test_a_step_that_raises_fails_that_enrollment_only(at_start, monkeypatch):
+def test_a_step_that_raises_fails_that_enrollment_only(at_start):
     journey = make_journey([{"key": "out", "type": "exit"}])
     good, bad = enter(journey), enter(journey)
     Enrollment.objects.filter(pk=bad.pk).update(current_step="gone")  # a corrupted row
