@@ -28,6 +28,7 @@ from compliance.models import (
 )
 from profiles.identity import IdentityError, normalise_email, normalise_phone
 from profiles.models import Channel, EventSource, Profile
+from profiles.services import event_track
 
 logger = logging.getLogger(__name__)
 
@@ -262,8 +263,6 @@ def _apply(event: ConsentEvent, profile: Profile | None) -> None:
 
 def _announce_subscribed(event: ConsentEvent, profile: Profile) -> None:
     """A 'Subscribed' event on the timeline: welcome journeys start from it."""
-    from profiles.services import event_track
-
     event_track(
         profile=profile,
         name=SUBSCRIBED_EVENT,

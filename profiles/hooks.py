@@ -69,20 +69,20 @@ def register_profile_listener(listener: Callable[["Profile"], None]) -> None:
 
 
 def announce_profile_created(profile: "Profile") -> None:
-    for listener in list(profile_listeners):
-        try:
-            listener(profile)
-        except Exception:  # one listener's bug must not hide the profile from the others
-            logger.exception("profile listener %r failed on profile %s", listener, profile.pk)
+    _tell(profile_listeners, profile, "profile")
 
 
 def announce_event(event: "Event") -> None:
-    """Tell every listener; one failing listener neither stops the others nor the caller."""
-    for listener in list(event_listeners):
+    _tell(event_listeners, event, "event")
+
+
+def _tell(listeners: list, row, what: str) -> None:
+    """Call every listener; one failing listener neither stops the others nor the caller."""
+    for listener in list(listeners):
         try:
-            listener(event)
-        except Exception:  # a listener's bug must not lose the event for the others
-            logger.exception("event listener %r failed on event %s", listener, event.pk)
+            listener(row)
+        except Exception:  # a listener's bug must not lose the row for the others
+            logger.exception("%s listener %r failed on %s %s", what, listener, what, row.pk)
 
 
 def timeline_for(profile: "Profile", *, limit: int = 100) -> list[TimelineEntry]:
