@@ -6,7 +6,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.safestring import mark_safe
 
-from journeys import diagram, services
+from journeys import diagram, routing, services
 from journeys.dry_run import dry_run
 from journeys.forms import DryRunForm, StepForm, fieldsets_by_type
 from journeys.manual import enrol_in_journey
@@ -76,6 +76,10 @@ class JourneyAdmin(admin.ModelAdmin):
         ("Entry and exit", {"fields": ["entry_step", "reentry", "reentry_days", "goal_events"]}),
         ("Flow", {"fields": ["problems", "diagram"]}),
     ]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        routing.forget()  # its trigger or goals may have changed
 
     def get_queryset(self, request):
         # The list's two figures in the same query, not two queries a row.

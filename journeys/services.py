@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from journeys import graph as graphs
+from journeys import routing
 from journeys.models import (
     Enrollment,
     EnrollmentStatus,
@@ -39,6 +40,7 @@ def journey_activate(*, journey: Journey, user=None) -> JourneyVersion:
     version = journey_publish(journey=journey, user=user)
     journey.status = JourneyStatus.ACTIVE
     journey.save(update_fields=["status", "updated_at"])
+    routing.forget()
     return version
 
 
@@ -46,12 +48,14 @@ def journey_pause(*, journey: Journey) -> None:
     """Nobody enters and nobody moves on; people resume where they were on activation."""
     journey.status = JourneyStatus.PAUSED
     journey.save(update_fields=["status", "updated_at"])
+    routing.forget()
 
 
 def journey_archive(*, journey: Journey) -> int:
     """Stop the journey for good: everyone still in it exits. Returns how many."""
     journey.status = JourneyStatus.ARCHIVED
     journey.save(update_fields=["status", "updated_at"])
+    routing.forget()
     return enrollments_exit(
         enrollments=journey.enrollments.filter(status=EnrollmentStatus.ACTIVE),
         outcome="exited",

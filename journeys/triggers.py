@@ -12,6 +12,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from compliance.services import SUBSCRIBED_EVENT
+from journeys import routing
 from journeys.engagement import ALL_ENGAGEMENT_EVENTS
 from journeys.models import Enrollment, EnrollmentStatus, Journey, JourneyStatus, TriggerType
 from journeys.services import enrollment_create, enrollments_exit
@@ -23,9 +24,14 @@ logger = logging.getLogger(__name__)
 def on_event(event: Event) -> list[int]:
     """Goals first (an order ends the cart flow before anything else happens), then wake-ups
     and entries. Returns the enrollments to run now, and queues that run."""
-    now = timezone.now()
-    reach_goals(event, now)
-    touched = wake(event, now) + enter(event, now)
+    now, wanted = timezone.now(), routing.index()
+    if event.name in wanted.goals:
+        reach_goals(event, now)
+    touched = wake(event, now)
+    if event.name in wanted.triggers or (
+        event.name == SUBSCRIBED_EVENT and TriggerType.SUBSCRIBED in wanted.trigger_types
+    ):
+        touched += enter(event, now)
     if touched:
         run_soon(touched)
     return touched
@@ -120,6 +126,8 @@ def run_soon(ids: list[int]) -> None:
 
 def on_profile_created(profile) -> None:
     """Enrol a new person in each active journey with the 'profile created' trigger."""
+    if TriggerType.PROFILE_CREATED not in routing.index().trigger_types:
+        return
     journeys = Journey.objects.filter(status=JourneyStatus.ACTIVE,
                                       trigger_type=TriggerType.PROFILE_CREATED)  # fmt: skip
     touched = [

@@ -32,10 +32,11 @@ def make_journey(steps: list[dict], *, activate: bool = True, **fields) -> Journ
 def empty_cache():
     from django.core.cache import cache
 
-    from journeys import sending
+    from journeys import routing, sending
 
     cache.clear()  # the date-trait scan remembers journeys by id between tests otherwise
     sending._TEMPLATES.clear()  # template rows are gone after each test's rollback
+    routing.forget()  # so are the journeys
     yield
 
 

@@ -132,3 +132,15 @@ def test_a_new_profile_from_the_api_enters_a_profile_created_journey(
     with django_capture_on_commit_callbacks(execute=True):
         profile_upsert(email="new@example.com", first_name="Ada")  # an update: no second entry
     assert list(journey.enrollments.values_list("profile", flat=True)) == [created.pk]
+
+
+def test_an_event_no_journey_cares_about_costs_no_query(at_start, django_assert_num_queries):
+    from journeys import routing
+    from journeys.triggers import on_event
+    from profiles.models import Event
+
+    cart_flow()
+    routing.index()  # built once per few seconds, not per event
+    event = Event.objects.create(profile=ProfileFactory(), name="Product Viewed", source="api")
+    with django_assert_num_queries(0):
+        assert on_event(event) == []
