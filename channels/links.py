@@ -1,40 +1,16 @@
 """Tracked short links: URLs in an SMS become /l/<code> links on our own domain."""
 
 import re
-from functools import lru_cache
 
 from django.conf import settings
-from django.core.signals import setting_changed
 from django.db import IntegrityError, transaction
-from django.dispatch import receiver
-from django.urls import get_script_prefix, get_urlconf, reverse
 
 from channels.models import Link, Message
+from profiles.reverse import path_with
 
 URL_PATTERN = re.compile(r"https?://[^\s<>\"']+")
 # Sentence punctuation right after a URL belongs to the sentence, not the URL.
 TRAILING = ".,;:!?)]}'\""
-
-
-SLOT = "tandem-slot"
-
-
-@lru_cache(maxsize=32)
-def _around(name: str, prefix: str, urlconf) -> tuple[str, str]:
-    before, _, after = reverse(name, args=[SLOT]).partition(SLOT)
-    return before, after
-
-
-def path_with(name: str, value: str) -> str:
-    """reverse(name, args=[value]) for a URL-safe value, the pattern resolved once: a batch
-    render makes three such links per message."""
-    before, after = _around(name, get_script_prefix(), get_urlconf())
-    return f"{before}{value}{after}"
-
-
-@receiver(setting_changed)
-def _forget_paths(**kwargs) -> None:
-    _around.cache_clear()
 
 
 def short_url(link: Link) -> str:

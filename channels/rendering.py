@@ -20,10 +20,10 @@ from django.utils.html import strip_tags
 from django.utils.safestring import mark_safe
 
 from channels.engine import compile_template, render_string
-from channels.links import path_with, shorten_urls
+from channels.links import shorten_urls
 from channels.models import Link, Message, MessageStatus, MessageTemplate
 from channels.segments import count
-from compliance.tokens import PREFERENCES, UNSUBSCRIBE, absolute, make_token
+from compliance.tokens import preferences_url, unsubscribe_url
 from profiles.models import Channel, Profile
 
 STOP_FOOTER = "Reply STOP to opt out"
@@ -75,16 +75,6 @@ def base_context(message: Message, profile: Profile) -> dict:
         "postal_address": settings.COMPANY_POSTAL_ADDRESS,
         "preferences_url": preferences_url(profile),
     }
-
-
-# compliance.tokens' preferences_url and unsubscribe_url, with the URL pattern resolved once.
-def preferences_url(profile: Profile) -> str:
-    return absolute(path_with("compliance:preferences", make_token(PREFERENCES, profile)))
-
-
-def unsubscribe_url(profile: Profile, *, channel: str = "email", topic: str = "") -> str:
-    token = make_token(UNSUBSCRIBE, profile, c=channel, t=topic)
-    return absolute(path_with("compliance:unsubscribe", token))
 
 
 def render(message: Message, profile: Profile, *, batch: RenderBatch | None = None) -> Rendered:

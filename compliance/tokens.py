@@ -12,10 +12,10 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core import signing
-from django.urls import reverse
 
 from compliance.models import ContactPreference
 from profiles.models import Profile
+from profiles.reverse import path_with
 
 PREFERENCES = "tandem.compliance.preferences"
 UNSUBSCRIBE = "tandem.compliance.unsubscribe"
@@ -82,17 +82,16 @@ def absolute(path: str) -> str:
 
 
 def preferences_url(profile: Profile) -> str:
-    token = make_token(PREFERENCES, profile)
-    return absolute(reverse("compliance:preferences", args=[token]))
+    return absolute(path_with("compliance:preferences", make_token(PREFERENCES, profile)))
 
 
 def unsubscribe_url(profile: Profile, *, channel: str = "email", topic: str = "") -> str:
     """The RFC 8058 one-click URL (canonical, with its trailing slash)."""
     token = make_token(UNSUBSCRIBE, profile, c=channel, t=topic)
-    return absolute(reverse("compliance:unsubscribe", args=[token]))
+    return absolute(path_with("compliance:unsubscribe", token))
 
 
 def confirm_url(profile: Profile, *, address: str) -> str:
     """The email double opt-in link for `address` (the address the person typed)."""
     token = make_token(CONFIRM, profile, c="email", a=address)
-    return absolute(reverse("compliance:subscribe_confirm", args=[token]))
+    return absolute(path_with("compliance:subscribe_confirm", token))
