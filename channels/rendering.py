@@ -59,7 +59,7 @@ class Rendered:
 
 def profile_context(profile: Profile) -> dict:
     values = {name: getattr(profile, name) or "" for name in PROFILE_FIELDS}
-    values["phone"] = str(profile.phone or "")
+    values["phone"] = profile.phone_text
     values["full_name"] = profile.full_name
     return {"profile": values, "traits": dict(profile.traits or {}), **values}
 

@@ -234,13 +234,7 @@ def _quiet_hours(profile, channel: str, at: datetime, location: Recipient) -> De
 def _location(profile: Profile) -> Recipient:
     traits = profile.traits if isinstance(profile.traits, dict) else {}
     state = next((traits[k] for k in STATE_TRAITS if isinstance(traits.get(k), str)), "")
-    return _cached_location(profile.time_zone or "", _phone_text(profile), state)
-
-
-def _phone_text(profile: Profile) -> str:
-    # str() or len() of a PhoneNumber re-validates it each time: read the stored text.
-    phone = profile.phone
-    return getattr(phone, "raw_input", None) or (phone if isinstance(phone, str) else "")
+    return _cached_location(profile.time_zone or "", profile.phone_text, state)
 
 
 @lru_cache(maxsize=65536)

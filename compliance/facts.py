@@ -31,7 +31,7 @@ from compliance.models import (
     Suppression,
     Topic,
 )
-from compliance.services import consent_status
+from compliance.services import consent_status, profile_address, topic_from
 from profiles.models import Channel, Profile
 
 
@@ -49,7 +49,7 @@ def decide_send(
     The caller passes the recent sends (the outbox is in channels) and should hold the
     profile's row lock, so that a STOP and a send never interleave.
     """
-    topic = _topic(topic)
+    topic = topic_from(topic)
     return decide(
         profile=profile,
         channel=channel,
@@ -67,7 +67,7 @@ def facts_gather(*, profile: Profile, topic: Topic | None = None) -> Facts:
     preference = ContactPreference.objects.filter(profile=profile).first()
     channels = {}
     for channel in Channel.values:
-        address = _address(profile, channel)
+        address = profile_address(profile, channel)
         channels[channel] = ChannelFacts(
             address=address,
             status=consent_status(profile=profile, channel=channel, topic=topic),
@@ -93,7 +93,7 @@ def facts_gather_many(
     """
     profiles = {profile.pk: profile for profile in profiles}
     addresses = {
-        (pk, channel): _address(profile, channel)
+        (pk, channel): profile_address(profile, channel)
         for pk, profile in profiles.items()
         for channel in Channel.values
     }
@@ -191,11 +191,6 @@ def caps_active() -> tuple[Cap, ...]:
     )
 
 
-def _address(profile: Profile, channel: str) -> str:
-    value = profile.email if channel == Channel.EMAIL else profile.phone
-    return str(value) if value else ""
-
-
 def _suppression(address: str, channel: str) -> str:
     if not address:
         return ""
@@ -211,9 +206,3 @@ def _strongest(reasons: set[str]) -> str:
     # Report the reason that blocks the most, so transactional mail sees it too.
     blocking = reasons & BLOCKS_TRANSACTIONAL
     return min(blocking or reasons, default="")
-
-
-def _topic(topic: Topic | str | None) -> Topic | None:
-    if topic is None or isinstance(topic, Topic):
-        return topic
-    return Topic.objects.get(key=topic)

@@ -60,8 +60,7 @@ def normalise_address(*, address: str, channel: str) -> str:
 
 
 def profile_address(profile: Profile, channel: str) -> str:
-    value = profile.email if channel == Channel.EMAIL else profile.phone
-    return str(value) if value else ""
+    return (profile.email or "") if channel == Channel.EMAIL else profile.phone_text
 
 
 def is_suppressed(*, address: str, channel: str) -> bool:
@@ -75,7 +74,8 @@ def is_suppressed(*, address: str, channel: str) -> bool:
     ).exists()
 
 
-def _topic(topic: Topic | str | None) -> Topic | None:
+def topic_from(topic: Topic | str | None) -> Topic | None:
+    """A Topic, from itself or its key (None stays None: the whole channel)."""
     if topic is None or isinstance(topic, Topic):
         return topic
     return Topic.objects.get(key=topic)
@@ -87,7 +87,7 @@ def consent_status(*, profile: Profile, channel: str, topic: Topic | str | None 
     A topic is reachable only through consent to its channel; with channel consent, a
     topic the person never touched follows its `is_default`.
     """
-    topic = _topic(topic)
+    topic = topic_from(topic)
     scope = Q(topic__isnull=True) | Q(topic=topic) if topic else Q(topic__isnull=True)
     states = dict(
         Subscription.objects.filter(scope, profile=profile, channel=channel).values_list(
@@ -122,7 +122,7 @@ def consent_record(
     change was refused, e.g. an import's opt-in for someone who opted out.
     """
     _validate(channel=channel, action=action, source=source)
-    topic = _topic(topic)
+    topic = topic_from(topic)
     if idempotency_key:
         existing = ConsentEvent.objects.filter(idempotency_key=idempotency_key).first()
         if existing:

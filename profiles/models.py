@@ -75,6 +75,19 @@ class Profile(models.Model):
         return reverse("admin:profiles_profile_change", args=[self.pk])
 
     @property
+    def phone_text(self) -> str:
+        """The stored E.164 text ("" when unset), without re-validating the number.
+
+        str() or len() of a PhoneNumber runs phonenumbers' validation each time; the value
+        was validated once, on its way in.
+        """
+        phone = self.phone
+        if isinstance(phone, str):
+            return phone
+        raw = getattr(phone, "raw_input", "") or ""
+        return raw if raw.startswith("+") else (str(phone) if phone else "")
+
+    @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
 
