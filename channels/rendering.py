@@ -8,12 +8,14 @@ appended to the first marketing text to a number (or every one, by setting).
 """
 
 import re
+import uuid
 from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import urlsplit
 
 import css_inline
 from django.conf import settings
+from django.db import transaction
 from django.template import Context, TemplateSyntaxError
 from django.template.loader import render_to_string
 from django.utils.html import strip_tags
@@ -23,6 +25,7 @@ from channels.engine import compile_template, render_string
 from channels.links import shorten_urls
 from channels.models import Link, Message, MessageStatus, MessageTemplate
 from channels.segments import count
+from compliance.services import profile_address
 from compliance.tokens import preferences_url, unsubscribe_url
 from profiles.models import Channel, Profile
 
@@ -194,3 +197,23 @@ def texted_numbers(numbers, *, exclude: int | None = None) -> set[str]:
         channel=Channel.SMS, to_address__in=list(numbers), category="marketing", status__in=TEXTED
     ).exclude(pk=exclude)
     return set(rows.values_list("to_address", flat=True).distinct())
+
+
+def render_preview(*, template, profile: Profile) -> tuple[Rendered | None, str]:
+    """Render exactly as dispatch would, then roll back (no message or link is kept)."""
+    with transaction.atomic():
+        message = Message.objects.create(
+            profile=profile,
+            template=template,
+            channel=template.channel,
+            category=template.category,
+            topic=template.topic,
+            to_address=profile_address(profile, template.channel),
+            idempotency_key=f"preview:{uuid.uuid4()}",
+        )
+        try:
+            rendered, error = render(message, profile), ""
+        except RenderError as failure:
+            rendered, error = None, str(failure)
+        transaction.set_rollback(True)
+    return rendered, error

@@ -3,13 +3,12 @@ import uuid
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from channels.models import Message, MessageTemplate
-from channels.rendering import RenderError, render
+from channels.models import MessageTemplate
+from channels.rendering import render_preview
 from channels.segments import estimate_template
 from channels.services import dispatch, message_create
 from profiles.models import Profile
@@ -19,26 +18,6 @@ class ProfileChoiceForm(forms.Form):
     profile = forms.ModelChoiceField(
         queryset=Profile.objects.all(), widget=forms.NumberInput, help_text="Profile id"
     )
-
-
-def preview(template: MessageTemplate, profile: Profile):
-    """Render exactly as dispatch would, then roll back (no message or link is kept)."""
-    with transaction.atomic():
-        message = Message.objects.create(
-            profile=profile,
-            template=template,
-            channel=template.channel,
-            category=template.category,
-            topic=template.topic,
-            to_address=str((profile.email if template.channel == "email" else profile.phone) or ""),
-            idempotency_key=f"preview:{uuid.uuid4()}",
-        )
-        try:
-            rendered, error = render(message, profile), ""
-        except RenderError as failure:
-            rendered, error = None, str(failure)
-        transaction.set_rollback(True)
-    return rendered, error
 
 
 @admin.register(MessageTemplate)
@@ -112,7 +91,9 @@ class MessageTemplateAdmin(admin.ModelAdmin):
         form = ProfileChoiceForm(request.GET or None)
         rendered = error = None
         if form.is_valid():
-            rendered, error = preview(template, form.cleaned_data["profile"])
+            rendered, error = render_preview(
+                template=template, profile=form.cleaned_data["profile"]
+            )
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
