@@ -9,6 +9,14 @@ export DEBUG="${DEBUG:-true}"
 export JOURNEY_TIME_SCALE="${JOURNEY_TIME_SCALE:-60}"
 ADDRESS="${DEMO_ADDRESS:-127.0.0.1:8000}"
 PY=.venv/bin/python
+# Links in messages (unsubscribe, preferences, /l/ short links) point at this server.
+export PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-http://$ADDRESS}"
+# Console SMS: Twilio calls nobody, so `twilio_simulate` plays its part, signing with a
+# token made for this run (never a real credential; one from the environment or .env wins).
+if [ -z "${TWILIO_AUTH_TOKEN:-}" ] && ! grep -qs '^TWILIO_AUTH_TOKEN=.' .env; then
+  TWILIO_AUTH_TOKEN="demo-$($PY -c 'import secrets; print(secrets.token_hex(16))')"
+  export TWILIO_AUTH_TOKEN
+fi
 
 $PY manage.py migrate --noinput
 $PY manage.py seed_demo
@@ -46,6 +54,10 @@ cat <<BANNER
     curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
       -d '{"userId":"demo-star","event":"Checkout Started","properties":{"product":"Blue mug"}}' \
       http://$ADDRESS/api/v1/track
+  Play Twilio (signed requests, as Twilio sends them): after a test send of an SMS template,
+    export TWILIO_AUTH_TOKEN=$TWILIO_AUTH_TOKEN PUBLIC_BASE_URL=$PUBLIC_BASE_URL
+    $PY manage.py twilio_simulate status MESSAGE_ID delivered
+    $PY manage.py twilio_simulate inbound +12125550199 STOP
   Try an import: $PY manage.py import_demo_file /tmp/customers.csv --rows 100000
   then Profiles > Import a large file (README: "Importing a list").
 
