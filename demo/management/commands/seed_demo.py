@@ -23,6 +23,13 @@ STAR = {
     "first_name": "Dana", "last_name": "Demo", "time_zone": "America/New_York",
     "country": "US", "locale": "en-US", "traits": {"loyalty_tier": "gold", "demo": True},
 }  # fmt: skip
+# Her counterpart on the other side of the world: whenever it is night in New York (quiet
+# hours hold marketing SMS, test sends included), it is daytime in Auckland.
+STAR_FAR = {
+    "external_id": "demo-star-nz", "email": "aroha.demo@example.com", "phone": "+64215550199",
+    "first_name": "Aroha", "last_name": "Demo", "time_zone": "Pacific/Auckland",
+    "country": "NZ", "locale": "en-NZ", "traits": {"loyalty_tier": "silver", "demo": True},
+}  # fmt: skip
 
 
 class Command(BaseCommand):
@@ -61,17 +68,18 @@ class Command(BaseCommand):
         Event.objects.bulk_create(events, batch_size=500)
         self._consent(rng)
         self._star(disclosure_for=DisclosureText.objects.filter(key__startswith="demo-signup-"))
-        return len(people) + 1
+        return len(people) + 2
 
     def _star(self, *, disclosure_for) -> None:
-        """One known person, subscribed to both channels, for the walk-throughs."""
-        star = Profile.objects.create(**STAR)
-        for channel in ("email", "sms"):
-            consent_record(
-                profile=star, channel=channel, action="opt_in", source="signup_form",
-                disclosure=disclosure_for.get(channel=channel),
-                evidence={"demo": True, "ip": "198.51.100.7", "user_agent": "seed_demo"},
-            )  # fmt: skip
+        """Two known people, subscribed to both channels, for the walk-throughs."""
+        for known in (STAR, STAR_FAR):
+            star = Profile.objects.create(**known)
+            for channel in ("email", "sms"):
+                consent_record(
+                    profile=star, channel=channel, action="opt_in", source="signup_form",
+                    disclosure=disclosure_for.get(channel=channel),
+                    evidence={"demo": True, "ip": "198.51.100.7", "user_agent": "seed_demo"},
+                )  # fmt: skip
 
     def _consent(self, rng: random.Random) -> None:
         disclosures = {
