@@ -28,6 +28,7 @@ from compliance.facts import caps_active, facts_gather_many
 from compliance.models import Topic
 from profiles.models import Event, Profile
 
+TEST_SEND = "test"  # Message.source_kind of the admin's test sends
 FINAL_BY_OUTCOME = {
     Outcome.SKIP: MessageStatus.SKIPPED,
     Outcome.SUPPRESS: MessageStatus.SUPPRESSED,
@@ -130,7 +131,9 @@ def _decide_all(batch: Batch) -> list[Message]:
             at=batch.now,
             recent_sends=mine,
             facts=facts[message.topic_id][message.profile_id],
-            caps=caps,
+            # A test send is the operator's explicit "send this now": fatigue caps do not
+            # hold it; consent, suppression, the person's pause and quiet hours still do.
+            caps=() if message.source_kind == TEST_SEND else caps,
         )
         if decision.outcome == Outcome.SWITCH:
             follow_ups += filter(None, [_switch(batch, message, decision)])

@@ -1,4 +1,8 @@
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import pytest
+import time_machine
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
@@ -52,6 +56,36 @@ def test_a_test_send_goes_through_dispatch_into_the_outbox(
     page = response.content.decode()
     assert "Test send: Sent." in page
     assert "TandemShop: hi Ada" in page
+
+
+def test_a_test_send_is_not_held_by_frequency_caps(
+    admin_client, daytime, person, console_adapters, mailoutbox
+):
+    """The seeded 60-minute gap would defer a second message; a test is sent at once."""
+    email, sms = EmailTemplateFactory(), SmsTemplateFactory()
+    for template in (email, sms):
+        url = reverse("admin:channels_messagetemplate_test_send", args=[template.pk])
+        admin_client.post(url, {"profile": person.pk})
+
+    assert list(Message.objects.order_by("pk").values_list("channel", "status")) == [
+        ("email", "sent"),
+        ("sms", "sent"),
+    ]
+
+
+def test_a_test_send_still_honours_consent_and_quiet_hours(admin_client, person, twilio):
+    from compliance.services import consent_record
+
+    consent_record(profile=person, channel="email", action="opt_out", source="admin")
+    night = datetime(2026, 3, 10, 23, 30, tzinfo=ZoneInfo("America/New_York"))
+    with time_machine.travel(night, tick=False):
+        for template in (EmailTemplateFactory(), SmsTemplateFactory()):
+            url = reverse("admin:channels_messagetemplate_test_send", args=[template.pk])
+            admin_client.post(url, {"profile": person.pk})
+
+    email, sms = Message.objects.order_by("pk")
+    assert (email.status, sms.status) == ("suppressed", "deferred")
+    assert sms.reason.startswith("quiet_hours")
 
 
 def test_saving_a_long_unicode_sms_template_warns(admin_client):
