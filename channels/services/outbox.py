@@ -47,14 +47,69 @@ def message_create(
     existing = Message.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         return existing
-    message = _build(
+    message = _build_request(
         profile=profile,
+        idempotency_key=idempotency_key,
         template=template,
         channel=channel,
         category=category,
         topic=topic,
+        context=context,
+        trigger_event=trigger_event,
+        scheduled_for=scheduled_for,
+        expires_at=expires_at,
+        source_kind=source_kind,
+        source_id=source_id,
+        source_step=source_step,
         content=content,
+        switched_from=switched_from,
     )
+    try:
+        with transaction.atomic():
+            message.save()
+    except IntegrityError:  # the same key queued concurrently
+        return Message.objects.get(idempotency_key=idempotency_key)
+    return message
+
+
+def message_create_many(*, requests: list[dict[str, Any]]) -> dict[str, Message]:
+    """message_create for many messages in two statements: {idempotency key: message}.
+
+    Each request holds message_create's keywords. Rows are inserted with ON CONFLICT DO
+    NOTHING (the idempotency key is Message's only unique column), then read back by key, so
+    a key queued before or concurrently gives the message already there, never a second one.
+    """
+    if not requests:
+        return {}
+    messages = [_build_request(**request) for request in requests]
+    Message.objects.bulk_create(messages, ignore_conflicts=True)
+    keys = [message.idempotency_key for message in messages]
+    found = Message.objects.in_bulk(keys, field_name="idempotency_key")
+    if missing := set(keys) - set(found):
+        raise IntegrityError(f"messages not queued: {sorted(missing)[:5]}")
+    return found
+
+
+def _build_request(
+    *,
+    profile: Profile,
+    idempotency_key: str,
+    template: MessageTemplate | None = None,
+    channel: str = "",
+    category: str = "",
+    topic: Topic | None = None,
+    context: dict[str, Any] | None = None,
+    trigger_event: Event | None = None,
+    scheduled_for: datetime | None = None,
+    expires_at: datetime | None = None,
+    source_kind: str = "",
+    source_id: int | None = None,
+    source_step: int | None = None,
+    content: dict[str, str] | None = None,
+    switched_from: Message | None = None,
+) -> Message:
+    message = _build(profile=profile, template=template, channel=channel, category=category,
+                     topic=topic, content=content)  # fmt: skip
     message.idempotency_key = idempotency_key
     message.context = context or {}
     message.trigger_event = trigger_event
@@ -66,11 +121,6 @@ def message_create(
         source_step,
     )
     message.switched_from = switched_from
-    try:
-        with transaction.atomic():
-            message.save()
-    except IntegrityError:  # the same key queued concurrently
-        return Message.objects.get(idempotency_key=idempotency_key)
     return message
 
 
