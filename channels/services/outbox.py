@@ -3,7 +3,7 @@
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from channels.models import Message, MessageStatus, MessageTemplate
@@ -82,12 +82,45 @@ def message_create_many(*, requests: list[dict[str, Any]]) -> dict[str, Message]
     if not requests:
         return {}
     messages = [_build_request(**request) for request in requests]
-    Message.objects.bulk_create(messages, ignore_conflicts=True)
+    if connection.vendor == "postgresql":
+        _insert_postgres(messages)
+    else:
+        Message.objects.bulk_create(messages, ignore_conflicts=True)
     keys = [message.idempotency_key for message in messages]
     found = Message.objects.in_bulk(keys, field_name="idempotency_key")
     if missing := set(keys) - set(found):
         raise IntegrityError(f"messages not queued: {sorted(missing)[:5]}")
     return found
+
+
+def _insert_postgres(messages: list[Message]) -> None:
+    """INSERT ... SELECT FROM unnest(...) ON CONFLICT (idempotency_key) DO NOTHING, where a
+    column alike in every message is one parameter and each other column one array: a
+    fraction of the per-value work of bulk_create's VALUES rows."""
+    columns, selects, arrays, params = [], [], [], []
+    for field in Message._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        kind = field.db_type(connection)
+        raw = [getattr(message, field.attname) for message in messages]
+        columns.append(connection.ops.quote_name(field.column))
+        if field.name != "idempotency_key" and all(value == raw[0] for value in raw):
+            selects.append(f"%s::{kind}")
+            params.append(field.get_db_prep_save(field.pre_save(messages[0], True), connection))
+        else:
+            selects.append(f"v.c{len(arrays)}")
+            values = [field.pre_save(message, True) for message in messages]
+            arrays.append((kind, [field.get_db_prep_save(v, connection) for v in values]))
+    unnest = ", ".join(f"%s::{kind}[]" for kind, _ in arrays)
+    names = ", ".join(f"c{i}" for i in range(len(arrays)))
+    sql = (
+        f"INSERT INTO {Message._meta.db_table} ({', '.join(columns)}) "
+        f"SELECT {', '.join(selects)} FROM unnest({unnest}) AS v({names}) "
+        "ON CONFLICT (idempotency_key) DO NOTHING"
+    )
+    with connection.cursor() as cursor:
+        # The SELECT list comes first in the statement, then the arrays.
+        cursor.execute(sql, [*params, *(values for _, values in arrays)])
 
 
 def _build_request(
