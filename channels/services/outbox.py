@@ -83,20 +83,23 @@ def message_create_many(*, requests: list[dict[str, Any]]) -> dict[str, Message]
         return {}
     messages = [_build_request(**request) for request in requests]
     if connection.vendor == "postgresql":
-        _insert_postgres(messages)
+        found = _insert_postgres(messages)
     else:
         Message.objects.bulk_create(messages, ignore_conflicts=True)
+        found = {}
     keys = [message.idempotency_key for message in messages]
-    found = Message.objects.in_bulk(keys, field_name="idempotency_key")
+    if earlier := [key for key in keys if key not in found]:
+        found.update(Message.objects.in_bulk(earlier, field_name="idempotency_key"))
     if missing := set(keys) - set(found):
         raise IntegrityError(f"messages not queued: {sorted(missing)[:5]}")
     return found
 
 
-def _insert_postgres(messages: list[Message]) -> None:
+def _insert_postgres(messages: list[Message]) -> dict[str, Message]:
     """INSERT ... SELECT FROM unnest(...) ON CONFLICT (idempotency_key) DO NOTHING, where a
     column alike in every message is one parameter and each other column one array: a
-    fraction of the per-value work of bulk_create's VALUES rows."""
+    fraction of the per-value work of bulk_create's VALUES rows. Returns the inserted ones
+    by key (the others were there before)."""
     columns, selects, arrays, params = [], [], [], []
     for field in Message._meta.concrete_fields:
         if field.primary_key:
@@ -106,7 +109,10 @@ def _insert_postgres(messages: list[Message]) -> None:
         columns.append(connection.ops.quote_name(field.column))
         if field.name != "idempotency_key" and all(value == raw[0] for value in raw):
             selects.append(f"%s::{kind}")
-            params.append(field.get_db_prep_save(field.pre_save(messages[0], True), connection))
+            value = field.pre_save(messages[0], True)  # auto_now: one time for the batch
+            for message in messages:
+                setattr(message, field.attname, value)
+            params.append(field.get_db_prep_save(value, connection))
         else:
             selects.append(f"v.c{len(arrays)}")
             values = [field.pre_save(message, True) for message in messages]
@@ -116,11 +122,19 @@ def _insert_postgres(messages: list[Message]) -> None:
     sql = (
         f"INSERT INTO {Message._meta.db_table} ({', '.join(columns)}) "
         f"SELECT {', '.join(selects)} FROM unnest({unnest}) AS v({names}) "
-        "ON CONFLICT (idempotency_key) DO NOTHING"
+        "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key"
     )
     with connection.cursor() as cursor:
         # The SELECT list comes first in the statement, then the arrays.
         cursor.execute(sql, [*params, *(values for _, values in arrays)])
+        inserted = {key: pk for pk, key in cursor.fetchall()}
+    found = {}
+    for message in messages:
+        if message.idempotency_key in inserted and message.idempotency_key not in found:
+            message.pk = inserted[message.idempotency_key]
+            message._state.adding, message._state.db = False, connection.alias
+            found[message.idempotency_key] = message
+    return found
 
 
 def _build_request(
