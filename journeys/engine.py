@@ -10,7 +10,6 @@ twice and nothing is lost.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -24,15 +23,16 @@ from django.db.models import Q
 from django.utils import timezone
 
 from journeys import graph as graphs
+from journeys import writes
 from journeys.models import (
     Enrollment,
     EnrollmentStatus,
     Journey,
     JourneyStatus,
     JourneyVersion,
-    StepLog,
 )
 from journeys.steps import Context, Result, registry
+from journeys.writes import LogRow
 
 if TYPE_CHECKING:
     from journeys.sending import Request
@@ -116,7 +116,7 @@ def run_batch(batch: list[Enrollment], report: TickReport, *, now=None) -> None:
     """Advance every enrollment; the messages they need are queued in one statement and the
     due ones sent in one dispatch per pass, then those enrollments run on from their send
     step (a deferral makes them wait). The batch's positions are saved in one statement."""
-    logs: list[StepLog] = []
+    logs: list[LogRow] = []
     parsed: dict[int, dict] = {}  # versions never change: parse each once per batch
     todo, known, done = list(batch), {}, []
     for _ in range(MAX_STEPS_PER_RUN):
@@ -144,11 +144,11 @@ def run_batch(batch: list[Enrollment], report: TickReport, *, now=None) -> None:
         todo = [enrollment for enrollment, _ in asks if enrollment.status == ACTIVE]
         done += [enrollment for enrollment, _ in asks if enrollment.status != ACTIVE]
     report.enrollments += len(batch)
-    save_many(done)
-    StepLog.objects.bulk_create(logs)
+    writes.positions_save(done)
+    writes.logs_insert(logs)
 
 
-def _queue(asks: list, logs: list[StepLog], report: TickReport, *, now: datetime) -> dict:
+def _queue(asks: list, logs: list[LogRow], report: TickReport, *, now: datetime) -> dict:
     """The asked messages queued (one statement), the due ones dispatched: rows by id."""
     from journeys import sending  # channels loads after the step registry
 
@@ -188,7 +188,7 @@ def advance(
     *,
     now: datetime,
     report: TickReport,
-    logs: list[StepLog],
+    logs: list[LogRow],
     dispatched: dict | None = None,
 ) -> Request | None:
     """Run steps until one waits or the enrollment ends (the caller saves it); or stop at a
@@ -237,65 +237,13 @@ def _end(enrollment: Enrollment, outcome: str, reason: str, now: datetime) -> No
     enrollment.next_run_at = None
 
 
-FIELDS = ["status", "current_step", "step_started_at", "steps_taken", "next_run_at", "state",
-          "exited_at", "exit_reason"]  # fmt: skip
-
-
-def save_many(enrollments: list[Enrollment]) -> None:
-    """Store the new positions in one statement, each only if the lease is still ours and
-    nobody ended the enrollment meanwhile (a goal event, an admin)."""
-    tokens: dict[str, list[Enrollment]] = {}
-    for enrollment in enrollments:
-        tokens.setdefault(enrollment.lease_token, []).append(enrollment)
-    for token, group in tokens.items():
-        if connection.vendor == "postgresql":
-            _update_postgres(token, group)
-            continue
-        for enrollment in group:
-            enrollment.lease_token, enrollment.lease_until = "", None
-        Enrollment.objects.filter(lease_token=token, status=ACTIVE).bulk_update(
-            group, [*FIELDS, "lease_token", "lease_until"], batch_size=500
-        )
-
-
-def _update_postgres(token: str, group: list[Enrollment]) -> None:
-    """UPDATE ... FROM unnest(one array per column): one statement whatever the batch size."""
-    table = Enrollment._meta.db_table
-    columns = {name: Enrollment._meta.get_field(name) for name in FIELDS}
-    arrays = [[e.pk for e in group]] + [
-        [_db_value(field, getattr(e, name)) for e in group] for name, field in columns.items()
-    ]
-    types = ["bigint"] + [_ARRAY_TYPES[field.get_internal_type()] for field in columns.values()]
-    sets = ", ".join(f"{f.column} = v.{f.column}" for f in columns.values())
-    names = ", ".join(["id", *(f.column for f in columns.values())])
-    unnest = ", ".join(f"%s::{kind}[]" for kind in types)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} AS e SET {sets}, lease_token = '', lease_until = NULL "
-            f"FROM unnest({unnest}) AS v({names}) "
-            "WHERE e.id = v.id AND e.lease_token = %s AND e.status = %s",
-            [*arrays, token, ACTIVE],
-        )
-
-
-_ARRAY_TYPES = {"CharField": "varchar", "SlugField": "varchar", "DateTimeField": "timestamptz",
-                "PositiveIntegerField": "integer", "JSONField": "jsonb"}  # fmt: skip
-
-
-def _db_value(field, value):
-    return (
-        json.dumps(value, cls=field.encoder) if field.get_internal_type() == "JSONField" else value
-    )
-
-
-def _fail(enrollment: Enrollment, logs: list[StepLog]) -> None:
+def _fail(enrollment: Enrollment, logs: list[LogRow]) -> None:
     now = timezone.now()
     _end(enrollment, "failed", f"error at {enrollment.current_step}", now)
-    logs.append(StepLog(enrollment=enrollment, journey_id=enrollment.journey_id,
-                        step=enrollment.current_step, outcome="failed",
-                        reason="an error; see the logs", at=now))  # fmt: skip
+    logs.append(LogRow(enrollment.pk, enrollment.journey_id, enrollment.current_step, "failed",
+                       "an error; see the logs", now))  # fmt: skip
 
 
-def _log(enrollment: Enrollment, step: str, result: Result, now: datetime) -> StepLog:
-    return StepLog(enrollment=enrollment, journey_id=enrollment.journey_id, step=step,
-                   outcome=result.outcome, reason=result.reason[:200], at=now)  # fmt: skip
+def _log(enrollment: Enrollment, step: str, result: Result, now: datetime) -> LogRow:
+    return LogRow(enrollment.pk, enrollment.journey_id, step, result.outcome,
+                  result.reason[:200], now)  # fmt: skip
