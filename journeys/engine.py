@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)  # default; JOURNEYS_LEASE_SECONDS overrides
+# Statements per batch are fixed, so bigger is cheaper per person: at 500 they cost ~0.06
+# statements an enrollment and a batch still ends in seconds, well inside its lease.
+BATCH_SIZE = 500
 MAX_STEPS_PER_RUN = 50  # validation forbids loops without a wait; this is the safety net
 ACTIVE = EnrollmentStatus.ACTIVE
 TERMINAL = {"exited": EnrollmentStatus.EXITED, "completed": EnrollmentStatus.COMPLETED,
@@ -58,7 +61,7 @@ class TickReport:
     dispatch_wall: float = 0.0
 
 
-def tick(*, batch_size: int = 200, time_budget: float = 50.0, now=None) -> TickReport:
+def tick(*, batch_size: int = BATCH_SIZE, time_budget: float = 50.0, now=None) -> TickReport:
     """Run every due enrollment (in batches) until none is due or the time budget is spent."""
     report, started = TickReport(), time.monotonic()
     while time.monotonic() - started < time_budget:

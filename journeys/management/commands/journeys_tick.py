@@ -7,7 +7,7 @@ class Command(BaseCommand):
     help = "Run one journeys tick in the foreground: every due enrollment, in batches."
 
     def add_arguments(self, parser):
-        parser.add_argument("--batch-size", type=int, default=200)
+        parser.add_argument("--batch-size", type=int, default=engine.BATCH_SIZE)
         parser.add_argument("--time-budget", type=float, default=50.0, help="Seconds.")
 
     def handle(self, *args, batch_size, time_budget, **options):
