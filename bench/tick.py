@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -34,6 +36,7 @@ import api_track  # noqa: E402  (the bench folder is not a package)
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_PER_WORKER = 5_000
 PG_DB = "tandem_bench_tick"
+DISPATCH = re.compile(r"dispatch ([0-9.]+) s CPU, ([0-9.]+) s wall")
 
 
 def fresh_database(kind: str) -> str:
@@ -110,7 +113,17 @@ def prepare(url: str, count: int) -> None:
     connections.close_all()
 
 
-def measure(url: str, workers: int) -> tuple[float, int, float]:
+@dataclass
+class Run:
+    elapsed: float
+    steps: int
+    p99: float
+    cpu: float  # user + system seconds of the tick processes
+    dispatch_cpu: float  # of which inside channels' dispatch
+    dispatch_wall: float  # wall seconds inside dispatch, summed over workers
+
+
+def measure(url: str, workers: int, batch_size: int | None) -> Run:
     from django.db import connections
     from django.db.models import F
 
@@ -118,12 +131,20 @@ def measure(url: str, workers: int) -> tuple[float, int, float]:
     from journeys.models import Enrollment, StepLog
 
     env = environment(url)
+    command = [sys.executable, "manage.py", "journeys_tick", "--time-budget", "100000"]
+    command += ["--batch-size", str(batch_size)] if batch_size else []
     started = time.perf_counter()
-    procs = [subprocess.Popen([sys.executable, "manage.py", "journeys_tick", "--time-budget",
-                               "100000"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    procs = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
              for _ in range(workers)]  # fmt: skip
+    cpu = dispatch_cpu = dispatch_wall = 0.0
     for proc in procs:
-        proc.wait()
+        out = proc.stdout.read()
+        _, _, usage = os.wait4(proc.pid, 0)
+        proc.returncode = 0
+        cpu += usage.ru_utime + usage.ru_stime
+        if found := DISPATCH.search(out):
+            dispatch_cpu += float(found[1])
+            dispatch_wall += float(found[2])
     elapsed = time.perf_counter() - started
     connections.close_all()
     assert not Enrollment.objects.filter(status="active").exists()
@@ -133,7 +154,7 @@ def measure(url: str, workers: int) -> tuple[float, int, float]:
         for m in Message.objects.annotate(enrolled=F("profile__enrollments__entered_at"))
     )
     p99 = lags[int(len(lags) * 0.99) - 1] if lags else 0.0
-    return elapsed, steps, p99
+    return Run(elapsed, steps, p99, cpu, dispatch_cpu, dispatch_wall)
 
 
 def anchor(url: str, count: int) -> float:
@@ -167,15 +188,23 @@ def main() -> None:
     parser.add_argument("--database", choices=["postgres", "sqlite"], default="postgres")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--anchor", type=int, default=500)
+    parser.add_argument("--batch-size", type=int, help="journeys_tick's; default: its own")
     args = parser.parse_args()
     for workers in args.workers:
         url = fresh_database(args.database)
         prepare(url, args.enrollments)
-        elapsed, steps, p99 = measure(url, workers)
-        rate = steps / elapsed
-        print(f"{args.database}, {workers} worker(s): {steps:,} steps in {elapsed:.1f} s = "
-              f"{rate:,.0f} steps/s ({rate / workers:,.0f} per worker; target "
-              f"{TARGET_PER_WORKER:,}); p99 due-to-outbox {p99:.1f} s (target 60 s)")  # fmt: skip
+        run = measure(url, workers, args.batch_size)
+        rate = run.steps / run.elapsed
+        print(
+            f"{args.database}, {workers} worker(s): {run.steps:,} steps in {run.elapsed:.1f} s "
+            f"= {rate:,.0f} steps/s ({rate / workers:,.0f} per worker; target "
+            f"{TARGET_PER_WORKER:,}); p99 due-to-outbox {run.p99:.1f} s (target 60 s)"
+        )
+        print(f"  tick CPU {run.cpu:.1f} s = {run.steps / run.cpu:,.0f} steps per CPU second; "
+              f"dispatch {run.dispatch_cpu:.1f} s of it ({run.dispatch_cpu / run.cpu:.0%}), "
+              f"{run.dispatch_wall:.1f} s wall of {run.elapsed * workers:.1f}; without dispatch "
+              f"{run.steps / (run.cpu - run.dispatch_cpu):,.0f} steps per CPU second; "
+              f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     if args.anchor:
         url = fresh_database(args.database)
         prepare(url, args.anchor)

@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 
 from channels.models import Message, MessageStatus, MessageTemplate
 from channels.models.outbox import WAITING
-from channels.services import dispatch_many, message_create
-from channels.services.outbox import recent_sends
+from channels.services import dispatch_many
+from channels.services.outbox import message_create_many, recent_sends
 from compliance.facts import decide_send
 
 TEMPLATE_CACHE_SECONDS = 10
@@ -40,10 +40,19 @@ def idempotency_key(ctx) -> str:
     return f"journey:{enrollment.pk}:{ctx.spec.key}:{enrollment.steps_taken}"
 
 
-def queue(ctx, *, channel: str, template_key: str, expiry: timedelta) -> Message | None:
-    """The step's message in the outbox (created once per key); None without a template.
+@dataclass(frozen=True)
+class Request:
+    """A message a send step needs in the outbox: the engine queues a batch's in one go."""
 
-    After the engine dispatched it, the re-read row comes from the batch (no query).
+    step: str
+    fields: dict  # message_create's keywords
+
+
+def queue(ctx, *, channel: str, template_key: str, expiry: timedelta) -> Message | Request | None:
+    """The step's message if the batch has it; else the Request for it; None without a template.
+
+    The engine queues the batch's requests together (a key queued before gives the message
+    already there), dispatches the due ones and runs the steps again with the rows.
     """
     queued = ctx.state.get("queued", {}).get(ctx.spec.key)
     if queued in ctx.dispatched:
@@ -51,17 +60,25 @@ def queue(ctx, *, channel: str, template_key: str, expiry: timedelta) -> Message
     template = _template(template_key, channel)
     if template is None:
         return None
-    message = message_create(
-        profile=ctx.profile,
-        idempotency_key=idempotency_key(ctx),
-        template=template,
-        context=ctx.enrollment.context.get("properties", {}),
-        expires_at=ctx.started_at + expiry,
-        source_kind="journey",
-        source_id=ctx.enrollment.pk,
-    )
-    ctx.state.setdefault("queued", {})[ctx.spec.key] = message.pk
-    return message
+    return Request(ctx.spec.key, {
+        "profile": ctx.profile,
+        "idempotency_key": idempotency_key(ctx),
+        "template": template,
+        "context": ctx.enrollment.context.get("properties", {}),
+        "expires_at": ctx.started_at + expiry,
+        "source_kind": "journey",
+        "source_id": ctx.enrollment.pk,
+    })  # fmt: skip
+
+
+def queue_many(asks: list[tuple]) -> dict[int, Message]:
+    """Queue the (enrollment, Request) pairs' messages at once; each enrollment remembers its
+    message's id. Returns the rows by id."""
+    found = message_create_many(requests=[request.fields for _, request in asks])
+    for enrollment, request in asks:
+        message = found[request.fields["idempotency_key"]]
+        enrollment.state.setdefault("queued", {})[request.step] = message.pk
+    return {message.pk: message for message in found.values()}
 
 
 def _template(key: str, channel: str) -> MessageTemplate | None:

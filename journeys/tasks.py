@@ -4,9 +4,9 @@ from journeys import engine
 from journeys.manual import scan_date_traits
 
 
-def tick() -> dict:
+def tick(batch_size: int = engine.BATCH_SIZE) -> dict:
     scan_date_traits()
-    report = engine.tick()
+    report = engine.tick(batch_size=batch_size)
     return {"enrollments": report.enrollments, "steps": report.steps, "batches": report.batches}
 
 

@@ -3,7 +3,7 @@
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from channels.models import Message, MessageStatus, MessageTemplate
@@ -47,14 +47,116 @@ def message_create(
     existing = Message.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         return existing
-    message = _build(
+    message = _build_request(
         profile=profile,
+        idempotency_key=idempotency_key,
         template=template,
         channel=channel,
         category=category,
         topic=topic,
+        context=context,
+        trigger_event=trigger_event,
+        scheduled_for=scheduled_for,
+        expires_at=expires_at,
+        source_kind=source_kind,
+        source_id=source_id,
+        source_step=source_step,
         content=content,
+        switched_from=switched_from,
     )
+    try:
+        with transaction.atomic():
+            message.save()
+    except IntegrityError:  # the same key queued concurrently
+        return Message.objects.get(idempotency_key=idempotency_key)
+    return message
+
+
+def message_create_many(*, requests: list[dict[str, Any]]) -> dict[str, Message]:
+    """message_create for many messages in two statements: {idempotency key: message}.
+
+    Each request holds message_create's keywords. Rows are inserted with ON CONFLICT DO
+    NOTHING (the idempotency key is Message's only unique column), then read back by key, so
+    a key queued before or concurrently gives the message already there, never a second one.
+    """
+    if not requests:
+        return {}
+    messages = [_build_request(**request) for request in requests]
+    if connection.vendor == "postgresql":
+        found = _insert_postgres(messages)
+    else:
+        Message.objects.bulk_create(messages, ignore_conflicts=True)
+        found = {}
+    keys = [message.idempotency_key for message in messages]
+    if earlier := [key for key in keys if key not in found]:
+        found.update(Message.objects.in_bulk(earlier, field_name="idempotency_key"))
+    if missing := set(keys) - set(found):
+        raise IntegrityError(f"messages not queued: {sorted(missing)[:5]}")
+    return found
+
+
+def _insert_postgres(messages: list[Message]) -> dict[str, Message]:
+    """INSERT ... SELECT FROM unnest(...) ON CONFLICT (idempotency_key) DO NOTHING, where a
+    column alike in every message is one parameter and each other column one array: a
+    fraction of the per-value work of bulk_create's VALUES rows. Returns the inserted ones
+    by key (the others were there before)."""
+    columns, selects, arrays, params = [], [], [], []
+    for field in Message._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        kind = field.db_type(connection)
+        raw = [getattr(message, field.attname) for message in messages]
+        columns.append(connection.ops.quote_name(field.column))
+        if field.name != "idempotency_key" and all(value == raw[0] for value in raw):
+            selects.append(f"%s::{kind}")
+            value = field.pre_save(messages[0], True)  # auto_now: one time for the batch
+            for message in messages:
+                setattr(message, field.attname, value)
+            params.append(field.get_db_prep_save(value, connection))
+        else:
+            selects.append(f"v.c{len(arrays)}")
+            values = [field.pre_save(message, True) for message in messages]
+            arrays.append((kind, [field.get_db_prep_save(v, connection) for v in values]))
+    unnest = ", ".join(f"%s::{kind}[]" for kind, _ in arrays)
+    names = ", ".join(f"c{i}" for i in range(len(arrays)))
+    sql = (
+        f"INSERT INTO {Message._meta.db_table} ({', '.join(columns)}) "
+        f"SELECT {', '.join(selects)} FROM unnest({unnest}) AS v({names}) "
+        "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key"
+    )
+    with connection.cursor() as cursor:
+        # The SELECT list comes first in the statement, then the arrays.
+        cursor.execute(sql, [*params, *(values for _, values in arrays)])
+        inserted = {key: pk for pk, key in cursor.fetchall()}
+    found = {}
+    for message in messages:
+        if message.idempotency_key in inserted and message.idempotency_key not in found:
+            message.pk = inserted[message.idempotency_key]
+            message._state.adding, message._state.db = False, connection.alias
+            found[message.idempotency_key] = message
+    return found
+
+
+def _build_request(
+    *,
+    profile: Profile,
+    idempotency_key: str,
+    template: MessageTemplate | None = None,
+    channel: str = "",
+    category: str = "",
+    topic: Topic | None = None,
+    context: dict[str, Any] | None = None,
+    trigger_event: Event | None = None,
+    scheduled_for: datetime | None = None,
+    expires_at: datetime | None = None,
+    source_kind: str = "",
+    source_id: int | None = None,
+    source_step: int | None = None,
+    content: dict[str, str] | None = None,
+    switched_from: Message | None = None,
+) -> Message:
+    message = _build(profile=profile, template=template, channel=channel, category=category,
+                     topic=topic, content=content)  # fmt: skip
     message.idempotency_key = idempotency_key
     message.context = context or {}
     message.trigger_event = trigger_event
@@ -66,11 +168,6 @@ def message_create(
         source_step,
     )
     message.switched_from = switched_from
-    try:
-        with transaction.atomic():
-            message.save()
-    except IntegrityError:  # the same key queued concurrently
-        return Message.objects.get(idempotency_key=idempotency_key)
     return message
 
 

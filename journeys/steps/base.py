@@ -56,8 +56,8 @@ class Context:
     spec: StepSpec
     now: datetime
     dry_run: bool = False
-    # Messages the engine dispatched for this batch, re-read (id -> Message): a send step
-    # reads its result from here instead of asking again.
+    # Messages the engine queued (and dispatched, when due) for this batch, re-read
+    # (id -> Message): a send step reads its result from here instead of asking again.
     dispatched: dict = field(default_factory=dict)
 
     @property
@@ -73,12 +73,12 @@ class Context:
 class Result:
     """continue to `next` now, wait until `until` (same step), or end the enrollment."""
 
-    action: str  # "continue", "wait", "end", or "dispatch" (the engine sends `message`)
+    action: str  # "continue", "wait", "end", or "queue" (the engine queues `request`)
     outcome: str
     reason: str = ""
     next: str = ""
     until: datetime | None = None
-    message: int | None = None
+    request: Any = None  # journeys.sending.Request
 
     @classmethod
     def go(cls, next_key: str, outcome: str, reason: str = "") -> Result:
@@ -93,9 +93,10 @@ class Result:
         return cls("end", outcome, reason)
 
     @classmethod
-    def dispatch(cls, message_id: int) -> Result:
-        """Ask the engine to dispatch this message with the batch's others, then run again."""
-        return cls("dispatch", "queued", message=message_id)
+    def queue(cls, request: Any) -> Result:
+        """Ask the engine to queue this message with the batch's others, dispatch it if due,
+        then run the step again."""
+        return cls("queue", "queued", request=request)
 
 
 def scaled(duration: timedelta) -> timedelta:

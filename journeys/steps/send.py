@@ -47,8 +47,8 @@ class Send(StepType):
             return Result.go(
                 ctx.spec.next, "failed", f"no {self.channel} template {s['template']!r}"
             )
-        if sending.is_due(message, ctx.now) and message.pk not in ctx.dispatched:
-            return Result.dispatch(message.pk)
+        if isinstance(message, sending.Request):
+            return Result.queue(message)
         report = sending.report(ctx, message)
         if report.waiting_until:
             return Result.wait(report.waiting_until, "deferred", report.reason)

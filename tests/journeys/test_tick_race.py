@@ -11,6 +11,7 @@ import pytest
 from django.db.models import Count
 
 from channels.models import Message
+from channels.services.results import RECORD_EVERY
 from compliance.models import ConsentSource, ConsentStatus, Subscription
 from compliance.services import consent_record
 from journeys.models import Enrollment, EnrollmentStatus
@@ -32,7 +33,7 @@ django.setup()
 from django_q.tasks import async_task
 
 for _ in range(int(sys.argv[1])):
-    async_task("journeys.tasks.tick")
+    async_task("journeys.tasks.tick", batch_size=100)  # both clusters get batches
 """
 
 
@@ -121,5 +122,7 @@ def test_two_clusters_send_each_message_once_and_survive_a_kill(settings):
     assert keys.count() == PEOPLE
     assert all(row["n"] == 1 for row in keys)
     # A message the killed worker had claimed stays "sending" (later "unknown"): never resent.
+    # Dispatch records its successes every RECORD_EVERY messages, so at most that many stay.
     statuses = dict(Message.objects.values_list("status").annotate(n=Count("id")))
-    assert set(statuses) <= {"sent", "sending"} and statuses.get("sending", 0) <= 1
+    assert set(statuses) <= {"sent", "sending"}
+    assert statuses.get("sending", 0) <= RECORD_EVERY

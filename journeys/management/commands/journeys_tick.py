@@ -7,7 +7,7 @@ class Command(BaseCommand):
     help = "Run one journeys tick in the foreground: every due enrollment, in batches."
 
     def add_arguments(self, parser):
-        parser.add_argument("--batch-size", type=int, default=200)
+        parser.add_argument("--batch-size", type=int, default=engine.BATCH_SIZE)
         parser.add_argument("--time-budget", type=float, default=50.0, help="Seconds.")
 
     def handle(self, *args, batch_size, time_budget, **options):
@@ -15,5 +15,6 @@ class Command(BaseCommand):
         outcomes = ", ".join(f"{k} {v}" for k, v in sorted(report.outcomes.items())) or "none"
         self.stdout.write(
             f"{report.enrollments} enrollments, {report.steps} steps in {report.batches} "
-            f"batches ({outcomes})"
+            f"batches ({outcomes}); dispatch {report.dispatch_cpu:.2f} s CPU, "
+            f"{report.dispatch_wall:.2f} s wall"
         )
