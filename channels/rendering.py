@@ -17,11 +17,12 @@ import css_inline
 from django.conf import settings
 from django.db import transaction
 from django.template import Context, TemplateSyntaxError
-from django.template.loader import render_to_string
+from django.template.loader import get_template
 from django.utils.html import strip_tags
 from django.utils.safestring import mark_safe
 
 from channels.engine import compile_template, render_string
+from channels.flat import plan_for, render_flat
 from channels.links import shorten_urls
 from channels.models import Link, Message, MessageStatus, MessageTemplate
 from channels.segments import count
@@ -102,7 +103,31 @@ def render_field(template: MessageTemplate, name: str, context: dict, *, autoesc
     if template.pk is None:
         return render_string(source, context, autoescape=autoescape)
     compiled = _compiled(template.pk, template.updated_at, name, source, autoescape)
+    return _run(compiled, context, autoescape)
+
+
+def _run(compiled, context: dict, autoescape: bool) -> str:
+    """Render a compiled template: the simple ones without Django's machinery (same text)."""
+    plan = plan_for(compiled)
+    if plan is not None:
+        text = render_flat(plan, context, autoescape=autoescape)
+        if text is not None:
+            return text
     return compiled.render(Context(context, autoescape=autoescape))
+
+
+def render_to_string(name: str, context: dict) -> str:
+    """django.template.loader.render_to_string, through `_run` for a Django template."""
+    template = get_template(name)
+    compiled = getattr(template, "template", None)
+    if compiled is None or not hasattr(compiled, "nodelist"):
+        return template.render(context)
+    plan = plan_for(compiled)
+    if plan is not None:
+        text = render_flat(plan, context, autoescape=compiled.engine.autoescape)
+        if text is not None:
+            return text
+    return template.render(context)
 
 
 # --- email -----------------------------------------------------------------------------
