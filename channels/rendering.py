@@ -68,17 +68,27 @@ def profile_context(profile: Profile) -> dict:
     return {"profile": values, "traits": dict(profile.traits or {}), **values}
 
 
-def base_context(message: Message, profile: Profile) -> dict:
+def base_context(message: Message, profile: Profile, *, source: str | None = None) -> dict:
+    """The values a template sees. With `source` (the one template to be rendered), the
+    signed preferences link is only made if that template can print it."""
     event = dict(message.trigger_event.properties) if message.trigger_event_id else {}
     event.update(message.context or {})
-    return {
+    context = {
         **profile_context(profile),
         "event": event,
         "brand": settings.SMS_BRAND_NAME,
         "company_name": settings.COMPANY_NAME,
         "postal_address": settings.COMPANY_POSTAL_ADDRESS,
-        "preferences_url": preferences_url(profile),
     }
+    if source is None or _may_print(source, "preferences_url"):
+        context["preferences_url"] = preferences_url(profile)
+    return context
+
+
+def _may_print(source: str, name: str) -> bool:
+    """Whether a template could show `name`: it names it, or dumps the context ({% debug %}).
+    The engine has no includes, so a template shows only what its own source names."""
+    return name in source or "debug" in source
 
 
 def render(message: Message, profile: Profile, *, batch: RenderBatch | None = None) -> Rendered:
@@ -196,7 +206,7 @@ def marketing_headers(context: dict, message: Message) -> dict[str, str]:
 
 
 def render_sms(message: Message, profile: Profile, batch: RenderBatch | None = None) -> Rendered:
-    context = base_context(message, profile)
+    context = base_context(message, profile, source=message.template.sms_body or "")
     body = render_field(message.template, "sms_body", context, autoescape=False).strip()
     body = shorten_urls(body, message=message, pending=batch.links if batch else None)
     if message.category == "marketing" and _needs_stop_footer(message, body, batch):
