@@ -15,10 +15,10 @@ pytestmark = pytest.mark.django_db
 AWKWARD = [
     "",
     "plain",
-    'quotes \' and " and {braces}, commas, back\\slash',
+    "quotes ' and \" and {braces}, commas, back\\slash",
     "NULL",
     "zoë 🚀 ünïcode\nnew line\ttab",
-    "<p style=\"color: #333\">" + "x" * 20_000 + "</p>",
+    '<p style="color: #333">' + "x" * 20_000 + "</p>",
 ]
 
 
