@@ -179,6 +179,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         env = app_env(prepare_database(args.database, workdir))
         env.update(PUBLIC_BASE_URL=BASE_URL, TWILIO_AUTH_TOKEN=TOKEN)
+        # The webhook pool's recommended settings (bench/README.md): persistent connections
+        # (CONN_MAX_AGE, 60 s by default) without a `SELECT 1` health check per request.
+        env.update(CONN_HEALTH_CHECKS="true" if args.health_checks else "false")
         manage(env, "migrate", "--no-input", "-v", "0")
         requests, messages = plan(args.rate, args.seconds)
         seeded = int(manage(env, "shell", "-c", SEED_CODE.format(n=messages)).split()[-1])
@@ -235,6 +238,11 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
     parser.add_argument("--threads", type=int, default=64, help="load generator threads")
+    parser.add_argument(
+        "--health-checks",
+        action="store_true",
+        help="CONN_HEALTH_CHECKS on (a SELECT 1 per request), as for the web pool",
+    )
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     os.chdir(ROOT)

@@ -80,14 +80,15 @@ def _update_chunk(objs, fields, status_in) -> set[int]:
         f"WHERE {table}.{pk} = v.column1 AND {table}.status IN ({statuses}) "
         f"RETURNING {table}.{pk}"
     )
-    with _cursor() as cursor:
+    with server_bound_cursor() as cursor:
         cursor.execute(sql, [*params, *status_in])
         return {pk for (pk,) in cursor.fetchall()}
 
 
-def _cursor():
+def server_bound_cursor():
     """A cursor that binds on the server where it can (PostgreSQL with psycopg 3), wrapped
-    like Django's own cursors (query logging, error translation)."""
+    like Django's own cursors (query logging, error translation). psycopg prepares a
+    statement it has run a few times on the connection (prepare_threshold)."""
     if connection.vendor != "postgresql":
         return connection.cursor()
     from django.db.backends.postgresql.base import is_psycopg3
