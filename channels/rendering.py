@@ -17,11 +17,12 @@ import css_inline
 from django.conf import settings
 from django.db import transaction
 from django.template import Context, TemplateSyntaxError
-from django.template.loader import render_to_string
+from django.template.loader import get_template
 from django.utils.html import strip_tags
 from django.utils.safestring import mark_safe
 
 from channels.engine import compile_template, render_string
+from channels.flat import plan_for, render_flat
 from channels.links import shorten_urls
 from channels.models import Link, Message, MessageStatus, MessageTemplate
 from channels.segments import count
@@ -67,17 +68,27 @@ def profile_context(profile: Profile) -> dict:
     return {"profile": values, "traits": dict(profile.traits or {}), **values}
 
 
-def base_context(message: Message, profile: Profile) -> dict:
+def base_context(message: Message, profile: Profile, *, source: str | None = None) -> dict:
+    """The values a template sees. With `source` (the one template to be rendered), the
+    signed preferences link is only made if that template can print it."""
     event = dict(message.trigger_event.properties) if message.trigger_event_id else {}
     event.update(message.context or {})
-    return {
+    context = {
         **profile_context(profile),
         "event": event,
         "brand": settings.SMS_BRAND_NAME,
         "company_name": settings.COMPANY_NAME,
         "postal_address": settings.COMPANY_POSTAL_ADDRESS,
-        "preferences_url": preferences_url(profile),
     }
+    if source is None or _may_print(source, "preferences_url"):
+        context["preferences_url"] = preferences_url(profile)
+    return context
+
+
+def _may_print(source: str, name: str) -> bool:
+    """Whether a template could show `name`: it names it, or dumps the context ({% debug %}).
+    The engine has no includes, so a template shows only what its own source names."""
+    return name in source or "debug" in source
 
 
 def render(message: Message, profile: Profile, *, batch: RenderBatch | None = None) -> Rendered:
@@ -102,7 +113,31 @@ def render_field(template: MessageTemplate, name: str, context: dict, *, autoesc
     if template.pk is None:
         return render_string(source, context, autoescape=autoescape)
     compiled = _compiled(template.pk, template.updated_at, name, source, autoescape)
+    return _run(compiled, context, autoescape)
+
+
+def _run(compiled, context: dict, autoescape: bool) -> str:
+    """Render a compiled template: the simple ones without Django's machinery (same text)."""
+    plan = plan_for(compiled)
+    if plan is not None:
+        text = render_flat(plan, context, autoescape=autoescape)
+        if text is not None:
+            return text
     return compiled.render(Context(context, autoescape=autoescape))
+
+
+def render_to_string(name: str, context: dict) -> str:
+    """django.template.loader.render_to_string, through `_run` for a Django template."""
+    template = get_template(name)
+    compiled = getattr(template, "template", None)
+    if compiled is None or not hasattr(compiled, "nodelist"):
+        return template.render(context)
+    plan = plan_for(compiled)
+    if plan is not None:
+        text = render_flat(plan, context, autoescape=compiled.engine.autoescape)
+        if text is not None:
+            return text
+    return template.render(context)
 
 
 # --- email -----------------------------------------------------------------------------
@@ -171,7 +206,7 @@ def marketing_headers(context: dict, message: Message) -> dict[str, str]:
 
 
 def render_sms(message: Message, profile: Profile, batch: RenderBatch | None = None) -> Rendered:
-    context = base_context(message, profile)
+    context = base_context(message, profile, source=message.template.sms_body or "")
     body = render_field(message.template, "sms_body", context, autoescape=False).strip()
     body = shorten_urls(body, message=message, pending=batch.links if batch else None)
     if message.category == "marketing" and _needs_stop_footer(message, body, batch):

@@ -42,6 +42,7 @@ class Batch:
         self.held: list[Message] = []
         self.allowed: list[Message] = []
         self.alerts: list[tuple[Message, str]] = []
+        self.stored: set[int] = set()  # ids whose rows now hold what their objects hold
         self.addresses = {m.pk: _address(m) for m in messages}
         numbers = {
             self.addresses[m.pk]
@@ -97,11 +98,12 @@ def _address(message: Message) -> str:
 def claim(batch: Batch) -> list[Message]:
     """Store the batch's holds and claim its allowed messages; returns the ones won."""
     if batch.held:
-        rows_update(batch.held, HOLD_FIELDS, status_in=WAITING)
+        batch.stored |= rows_update(batch.held, HOLD_FIELDS, status_in=WAITING)
     for message, text in batch.alerts:
         alert_render_error(message, text)
     if not batch.allowed:
         return []
     links_save(batch.rendering.links)
     won = rows_update(batch.allowed, CLAIM_FIELDS, status_in=WAITING)
+    batch.stored |= won
     return [message for message in batch.allowed if message.pk in won]

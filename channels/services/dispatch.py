@@ -41,19 +41,30 @@ def dispatch(*, message: Message) -> Message:
 
 
 def dispatch_many(*, messages: Iterable[Message | int]) -> list[Message]:
-    """dispatch for a batch (messages or ids); returns them re-read, in the order given."""
+    """dispatch for a batch (messages or ids); returns them as their rows now stand, in the
+    order given."""
     ids = list(dict.fromkeys(m if isinstance(m, int) else m.pk for m in messages))
     if not ids:
         return []
-    claimed, follow_ups = _decide_and_claim(ids, timezone.now())
-    send_claimed_many(claimed)
+    claimed, follow_ups, current = _decide_and_claim(ids, timezone.now())
+    recorded = send_claimed_many(claimed)
     if follow_ups:
         dispatch_many(messages=follow_ups)
-    found = Message.objects.in_bulk(ids)
+    # A message whose every change was written by a conditional update that won holds what
+    # its row holds: only the others are read again.
+    for message in claimed:
+        if message.pk not in recorded:
+            current.pop(message.pk, None)
+    stale = [pk for pk in ids if pk not in current]
+    found = {**current, **Message.objects.in_bulk(stale)} if stale else current
     return [found[pk] for pk in ids if pk in found]
 
 
-def _decide_and_claim(ids: list[int], now: datetime) -> tuple[list[Message], list[Message]]:
+def _decide_and_claim(
+    ids: list[int], now: datetime
+) -> tuple[list[Message], list[Message], dict[int, Message]]:
+    """(the messages claimed, the switched twins to dispatch next, {id: message} for every
+    locked message whose row holds exactly what the object holds)."""
     with transaction.atomic():
         owners = dict(Message.objects.filter(pk__in=ids).values_list("pk", "profile_id"))
         _skip_orphans([pk for pk, owner in owners.items() if owner is None])
@@ -65,12 +76,18 @@ def _decide_and_claim(ids: list[int], now: datetime) -> tuple[list[Message], lis
             .filter(pk__in={owner for owner in owners.values() if owner is not None})
             .order_by("pk")
         }
-        messages = [m for m in _locked_messages(ids, profiles) if _is_due(m, now)]
+        locked = _locked_messages(ids, profiles)
+        current = {m.pk: m for m in locked}
+        messages = [m for m in locked if _is_due(m, now)]
         if not messages:
-            return [], []
+            return [], [], current
         batch = Batch(now=now, profiles=profiles, messages=messages)
         follow_ups = _decide_all(batch)
-        return claim(batch), follow_ups
+        claimed = claim(batch)
+        for message in batch.held + batch.allowed:
+            if message.pk not in batch.stored:
+                current.pop(message.pk, None)
+        return claimed, follow_ups, current
 
 
 def _locked_messages(ids: list[int], profiles: dict[int, Profile]) -> list[Message]:

@@ -50,8 +50,10 @@ def send_claimed(message: Message) -> None:
     send_claimed_many([message])
 
 
-def send_claimed_many(messages: list[Message]) -> None:
-    """Call each message's adapter; record successes in bulk, failures one by one."""
+def send_claimed_many(messages: list[Message]) -> set[int]:
+    """Call each message's adapter; record successes in bulk, failures one by one. Returns
+    the ids recorded as sent (their rows now hold exactly what their objects hold)."""
+    recorded: set[int] = set()
     sent: list[Message] = []
     recorded_at = time.monotonic()
     for message in messages:
@@ -64,9 +66,9 @@ def send_claimed_many(messages: list[Message]) -> None:
             continue
         sent.append(_as_sent(message, result))
         if len(sent) >= RECORD_EVERY or time.monotonic() - recorded_at > RECORD_EVERY_SECONDS:
-            _record_sent(sent)
+            recorded |= _record_sent(sent)
             sent, recorded_at = [], time.monotonic()
-    _record_sent(sent)
+    return recorded | _record_sent(sent)
 
 
 def _as_sent(message: Message, result: SendResult) -> Message:
@@ -77,9 +79,8 @@ def _as_sent(message: Message, result: SendResult) -> Message:
     return message
 
 
-def _record_sent(messages: list[Message]) -> None:
-    if messages:
-        rows_update(messages, SENT_FIELDS, status_in=IN_FLIGHT)
+def _record_sent(messages: list[Message]) -> set[int]:
+    return rows_update(messages, SENT_FIELDS, status_in=IN_FLIGHT) if messages else set()
 
 
 def failure_record(message: Message, error: DeliveryError) -> None:

@@ -7,16 +7,20 @@ Deduplicated on (MessageSid, MessageStatus); a status never moves a message back
 """
 
 import logging
+from functools import cache
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from channels.adapters.twilio_sms import ADDRESS_PROBLEMS
 from channels.models import Message, MessageStatus, ProviderEvent
+from channels.models.outbox import STATUS_RANK
+from channels.services.bulk import server_bound_cursor
 from channels.services.results import address_problem_apply
-from channels.services.tracking import status_advance
+from channels.services.tracking import STAMPS, status_advance
 from compliance.webhooks import is_signed_by_twilio
 
 logger = logging.getLogger(__name__)
@@ -61,9 +65,15 @@ def status_callback(request):
 def status_callback_apply(*, sid: str, status: str, error_code: str, error_text: str) -> bool:
     """Apply one callback once; returns False for a duplicate.
 
-    The hot path is three statements: the message's id and status (not the whole row),
-    then in one transaction the dedupe insert and the conditional status update.
+    On PostgreSQL the hot path is one statement (see `_apply_in_one_statement`). Elsewhere,
+    and for a failure that proves something about the address, it is three: the message's
+    id and status (not the whole row), then in one transaction the dedupe insert and the
+    conditional status update.
     """
+    ours = TWILIO_STATUSES.get(status)
+    problem = ADDRESS_PROBLEMS.get(error_code, "") if ours == MessageStatus.FAILED else ""
+    if connection.vendor == "postgresql" and not problem:
+        return _apply_in_one_statement(sid, status, ours, error_code, error_text)
     found = (
         Message.objects.filter(provider_message_id=sid, channel="sms")
         .order_by()
@@ -99,3 +109,63 @@ def _apply(pk: int, current: str, status: str, error_code: str, error_text: str)
     problem = ADDRESS_PROBLEMS.get(error_code, "")
     if ours == MessageStatus.FAILED and problem:
         address_problem_apply(Message.objects.get(pk=pk), problem, code=error_code)
+
+
+def _apply_in_one_statement(
+    sid: str, status: str, ours: str | None, error_code: str, error_text: str
+) -> bool:
+    """The dedupe insert and the status update as one statement, in one round trip.
+
+    What the three-statement path does, and atomic by itself: the event is stored once per
+    (MessageSid, MessageStatus) (ON CONFLICT DO NOTHING: a duplicate, or the same callback
+    being stored concurrently, inserts nothing and so updates nothing), and the message
+    only moves up the delivery ladder (its status, as the update finds it, must rank lower).
+    """
+    errors = bool(error_code or error_text)
+    sql = _one_statement_sql(ours, errors, ours in STAMPS)
+    params = {
+        "sid": sid,
+        "key": f"{sid}:{status}",
+        "kind": status,
+        "now": timezone.now(),
+        "status": ours,
+        "provider_status": status,
+        "lower": [s for s, rank in STATUS_RANK.items() if ours and rank < STATUS_RANK[ours]],
+        "error_code": error_code,
+        "error_text": error_text[:5000],
+    }
+    with server_bound_cursor() as cursor:
+        cursor.execute(sql, params)
+        stored, pk = cursor.fetchone()
+    if stored and pk is None:
+        logger.info("twilio status %s for unknown MessageSid %s", status, sid)
+    return bool(stored)
+
+
+@cache
+def _one_statement_sql(ours: str | None, errors: bool, stamp: bool) -> str:
+    message, event = Message._meta.db_table, ProviderEvent._meta.db_table
+    moved = ""
+    if ours is not None:
+        sets = ["status = %(status)s", "provider_status = %(provider_status)s"]
+        if errors:
+            sets += ["provider_error_code = %(error_code)s", "provider_error_text = %(error_text)s"]
+        if stamp:
+            sets.append(f"{STAMPS[ours]} = %(now)s")
+        moved = f""", moved AS (
+            UPDATE {message} AS m SET {", ".join(sets)}
+            FROM event WHERE m.id = event.message_id AND m.status = ANY(%(lower)s)
+            RETURNING m.id
+        )"""
+    return f"""
+        WITH found AS (
+            SELECT id FROM {message}
+            WHERE provider_message_id = %(sid)s AND channel = 'sms' LIMIT 1
+        ), event AS (
+            INSERT INTO {event} (provider, key, message_id, kind, received_at)
+            VALUES ('twilio', %(key)s, (SELECT id FROM found), %(kind)s, %(now)s)
+            ON CONFLICT DO NOTHING
+            RETURNING message_id
+        ){moved}
+        SELECT (SELECT count(*) FROM event), (SELECT id FROM found)
+    """

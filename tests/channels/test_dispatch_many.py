@@ -111,3 +111,21 @@ def test_the_queries_of_a_batch_do_not_grow_with_its_size(daytime, mailoutbox):
 
     assert len(many) == len(few)
     assert Message.objects.filter(status=MessageStatus.SENT).count() == 45
+
+
+def test_what_a_batch_returns_is_what_its_rows_hold(daytime, mailoutbox):
+    allowed, never_asked = subscribers(1)[0], ProfileFactory()
+    template = EmailTemplateFactory()
+    ok, refused, gap = queue([allowed, never_asked, allowed], template)
+    later = message_create(profile=allowed, template=template, idempotency_key="later",
+                           scheduled_for=timezone.now() + timedelta(days=1))  # fmt: skip
+    done = message_create(profile=allowed, template=template, idempotency_key="done")
+    Message.objects.filter(pk=done.pk).update(status=MessageStatus.SENT, reason="earlier")
+
+    results = dispatch_many(messages=[ok, refused, gap, later, done])
+
+    fields = [f.attname for f in Message._meta.concrete_fields]
+    for returned in results:
+        stored = Message.objects.get(pk=returned.pk)
+        assert {f: getattr(returned, f) for f in fields} == {f: getattr(stored, f) for f in fields}
+    assert [m.status for m in results] == ["sent", "suppressed", "deferred", "queued", "sent"]

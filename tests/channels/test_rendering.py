@@ -3,7 +3,7 @@ from django.core.exceptions import ValidationError
 
 from channels.models import Link
 from channels.rendering import STOP_FOOTER, RenderError, render
-from compliance.tokens import UNSUBSCRIBE, read_token
+from compliance.tokens import PREFERENCES, UNSUBSCRIBE, read_token
 from tests.channels.factories import EmailTemplateFactory, MessageFactory, SmsTemplateFactory
 from tests.factories import EventFactory
 
@@ -170,3 +170,15 @@ def test_a_short_link_in_a_text_is_the_links_own_short_url(person):
     rendered = render(message, person)
 
     assert Link.objects.get().short_url in rendered.body_text
+
+
+def test_an_sms_that_names_the_preference_centre_gets_a_working_link(person):
+    template = SmsTemplateFactory(sms_body="{{ brand }}: settings at {{ preferences_url }}")
+    message = MessageFactory(profile=person, template=template, to_address="+14155550123")
+    rendered = render(message, person)
+
+    link = Link.objects.get(message=message)
+    assert link.url.startswith("https://tandem.example.com/preferences/")
+    token = link.url.split("/preferences/")[1].rstrip("/")
+    assert read_token(PREFERENCES, token).profile == person
+    assert f"https://tandem.example.com/l/{link.code}" in rendered.body_text

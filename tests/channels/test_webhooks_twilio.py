@@ -4,6 +4,8 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from channels.models import MessageStatus, ProviderEvent
+from channels.models.outbox import STATUS_RANK
+from channels.webhooks.twilio import TWILIO_STATUSES, status_callback_apply
 from compliance.services import is_suppressed
 from tests.channels.factories import MessageFactory, SmsTemplateFactory
 from tests.channels.helpers import fixture_text
@@ -112,3 +114,38 @@ def test_a_callback_for_an_unknown_message_is_acknowledged(client, twilio):
 
     assert response.status_code == 204
     assert ProviderEvent.objects.get().message is None
+
+
+LADDER = ["queued", "sending", "unknown", "sent", "delivered", "failed", "bounced"]
+TWILIO = ["queued", "sent", "delivered", "read", "undelivered", "failed", "canceled", "mystery"]
+
+
+@pytest.mark.parametrize("current", LADDER)
+@pytest.mark.parametrize("twilio_status", TWILIO)
+def test_a_callback_moves_a_message_only_up_the_ladder_and_only_once(current, twilio_status):
+    message = MessageFactory(
+        template=SmsTemplateFactory(), status=current, provider="twilio", provider_message_id=SID
+    )
+    error = ("30007", "Carrier filtering") if twilio_status == "undelivered" else ("", "")
+    ours = TWILIO_STATUSES.get(twilio_status)
+    moves = ours is not None and current in STATUS_RANK and STATUS_RANK[ours] > STATUS_RANK[current]
+
+    first = status_callback_apply(
+        sid=SID, status=twilio_status, error_code=error[0], error_text=error[1]
+    )
+    again = status_callback_apply(sid=SID, status=twilio_status, error_code="", error_text="")
+
+    message.refresh_from_db()
+    assert (first, again) == (True, False)
+    assert ProviderEvent.objects.get().key == f"{SID}:{twilio_status}"
+    assert ProviderEvent.objects.get().message_id == message.pk
+    if moves:
+        assert (message.status, message.provider_status) == (ours, twilio_status)
+        assert (message.provider_error_code, message.provider_error_text) == error
+        assert (message.delivered_at is not None) == (ours == MessageStatus.DELIVERED)
+    else:
+        assert (message.status, message.provider_status, message.delivered_at) == (
+            current,
+            "",
+            None,
+        )
