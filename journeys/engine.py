@@ -95,7 +95,7 @@ def claim(*, limit: int, now=None, ids: list[int] | None = None) -> list[Enrollm
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True, of=("self",))
         picked = list(due.order_by("next_run_at").values_list("pk", flat=True)[:limit])
-        lease_until = now + lease()
+        lease_until = now + lease(len(picked))
         Enrollment.objects.filter(pk__in=picked).update(lease_token=token, lease_until=lease_until)
     batch = list(
         Enrollment.objects.filter(pk__in=picked, lease_token=token).select_related("profile")
@@ -109,10 +109,21 @@ def claim(*, limit: int, now=None, ids: list[int] | None = None) -> list[Enrollm
     return batch
 
 
-def lease() -> timedelta:
-    """How long a claim holds: longer than a batch can take, short enough to recover fast."""
+def lease(size: int = 0) -> timedelta:
+    """How long a claim holds: longer than a batch can take, short enough to recover fast.
+
+    A batch's sends go out in one dispatch, paced by the SMS sender's rate limit (1 a second
+    on a long code): a batch of `size` texts can take size / rate seconds, so the lease
+    covers that too, or a second tick would run the same enrollments while they send.
+    """
     seconds = getattr(settings, "JOURNEYS_LEASE_SECONDS", None)
-    return timedelta(seconds=seconds) if seconds else LEASE
+    configured = timedelta(seconds=seconds) if seconds else LEASE
+    from channels.adapters import adapter_for  # channels loads after the step registry
+
+    rate = adapter_for("sms").rate_per_second()
+    if not size or rate <= 0:
+        return configured
+    return max(configured, timedelta(seconds=size / rate + 60))
 
 
 def run_batch(batch: list[Enrollment], report: TickReport, *, now=None) -> None:

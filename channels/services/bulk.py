@@ -97,6 +97,7 @@ def server_bound_cursor():
         return connection.cursor()
     from django.db.backends.postgresql.base import ServerBindingCursor
 
+    connection.close_if_health_check_failed()  # as Django's own cursor() does
     connection.ensure_connection()
     connection.validate_thread_sharing()
     with connection.wrap_database_errors:

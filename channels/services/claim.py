@@ -68,11 +68,12 @@ class Batch:
     def render(self, message: Message) -> bool:
         """Render (unless a retry already holds its text) and mark it sending; False if the
         template cannot make a compliant message (failed, with an admin alert)."""
-        message.to_address = self.addresses[message.pk]
+        stored_address, message.to_address = message.to_address, self.addresses[message.pk]
         if message.rendered_at is None and message.template_id:
             try:
                 rendered = render(message, message.profile, batch=self.rendering)
             except RenderError as error:
+                message.to_address = stored_address  # finish() does not write it
                 self.finish(message, MessageStatus.FAILED, error.code, text=str(error))
                 self.alerts.append((message, str(error)))
                 return False

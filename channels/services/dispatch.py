@@ -131,6 +131,9 @@ def _decide_all(batch: Batch) -> list[Message]:
     """Decide each message in order; an allowed one counts against the next to that person."""
     facts = _facts(batch)
     caps = caps_active()
+    # A test send is the operator's explicit "send this now": the fatigue caps do not hold
+    # it, the state law limit (FL/OK/MD) does, like consent, suppression, pause, quiet hours.
+    legal_caps = tuple(cap for cap in caps if cap.kind == "state_sms")
     sends = recent_sends_many(
         profile_ids=list(batch.profiles), at=batch.now, exclude=[m.pk for m in batch.messages]
     )
@@ -148,9 +151,7 @@ def _decide_all(batch: Batch) -> list[Message]:
             at=batch.now,
             recent_sends=mine,
             facts=facts[message.topic_id][message.profile_id],
-            # A test send is the operator's explicit "send this now": fatigue caps do not
-            # hold it; consent, suppression, the person's pause and quiet hours still do.
-            caps=() if message.source_kind == TEST_SEND else caps,
+            caps=legal_caps if message.source_kind == TEST_SEND else caps,
         )
         if decision.outcome == Outcome.SWITCH:
             follow_ups += filter(None, [_switch(batch, message, decision)])

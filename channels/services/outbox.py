@@ -1,9 +1,11 @@
 """Putting messages in the outbox, and reading what was recently sent to a person."""
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import JSONField
 from django.utils import timezone
 
 from channels.models import Message, MessageStatus, MessageTemplate
@@ -95,6 +97,15 @@ def message_create_many(*, requests: list[dict[str, Any]]) -> dict[str, Message]
     return found
 
 
+def _alike(field, raw: list) -> bool:
+    """Every message holds the same value, in a way the column keeps: in JSON, 1, 1.0 and
+    True are equal in Python but stored (and rendered) differently."""
+    if isinstance(field, JSONField):
+        first = json.dumps(raw[0], cls=field.encoder, sort_keys=True)
+        return all(json.dumps(v, cls=field.encoder, sort_keys=True) == first for v in raw)
+    return all(value == raw[0] and type(value) is type(raw[0]) for value in raw)
+
+
 def _insert_postgres(messages: list[Message]) -> dict[str, Message]:
     """INSERT ... SELECT FROM unnest(...) ON CONFLICT (idempotency_key) DO NOTHING, where a
     column alike in every message is one parameter and each other column one array: a
@@ -107,7 +118,7 @@ def _insert_postgres(messages: list[Message]) -> dict[str, Message]:
         kind = field.db_type(connection)
         raw = [getattr(message, field.attname) for message in messages]
         columns.append(connection.ops.quote_name(field.column))
-        if field.name != "idempotency_key" and all(value == raw[0] for value in raw):
+        if field.name != "idempotency_key" and _alike(field, raw):
             selects.append(f"%s::{kind}")
             value = field.pre_save(messages[0], True)  # auto_now: one time for the batch
             for message in messages:

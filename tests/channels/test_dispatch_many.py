@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from channels.models import Message, MessageStatus
-from channels.services import dispatch_many, message_create
+from channels.services import dispatch, dispatch_many, message_create
 from compliance.models import ConsentAction, ConsentSource
 from compliance.services import consent_record
 from tests.channels.factories import EmailTemplateFactory
@@ -129,3 +129,16 @@ def test_what_a_batch_returns_is_what_its_rows_hold(daytime, mailoutbox):
         stored = Message.objects.get(pk=returned.pk)
         assert {f: getattr(returned, f) for f in fields} == {f: getattr(stored, f) for f in fields}
     assert [m.status for m in results] == ["sent", "suppressed", "deferred", "queued", "sent"]
+
+
+def test_a_render_failure_returns_what_its_row_holds(daytime, person, mailoutbox):
+    template = EmailTemplateFactory(
+        body_html="<p>hi</p>{% if traits.vip %}{{ footer }}{% endif %}", body_text=""
+    )
+    message = message_create(profile=person, template=template, idempotency_key="k")
+
+    returned = dispatch(message=message)
+
+    stored = Message.objects.get(pk=message.pk)
+    assert returned.status == stored.status == "failed"
+    assert returned.to_address == stored.to_address

@@ -51,3 +51,20 @@ def test_a_key_already_queued_gives_the_message_there_and_no_second_one():
     assert found["journey:1:m:0"].status == MessageStatus.SENT
     assert Message.objects.count() == 2
     assert message_create_many(requests=[]) == {}
+
+
+@pytest.mark.parametrize(
+    "first, second", [({"n": 1}, {"n": True}), ({"total": 10}, {"total": 10.0})]
+)
+def test_each_message_keeps_its_own_context_even_when_python_calls_them_equal(first, second):
+    template = EmailTemplateFactory()
+    found = message_create_many(
+        requests=[
+            {"profile": ProfileFactory(), "idempotency_key": "a", "template": template,
+             "context": first},
+            {"profile": ProfileFactory(), "idempotency_key": "b", "template": template,
+             "context": second},
+        ]
+    )  # fmt: skip
+    stored = Message.objects.get(idempotency_key="b").context
+    assert repr(found["b"].context) == repr(stored) == repr(second)

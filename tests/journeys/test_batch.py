@@ -1,6 +1,8 @@
 """A claimed batch runs set-based: its statements do not grow with its size, and its saves
 are guarded by the lease and the status like one enrollment's were."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -78,3 +80,21 @@ def test_a_batch_does_not_bring_back_an_enrollment_ended_or_taken_meanwhile(
         EnrollmentStatus.COMPLETED, "", None
     )  # fmt: skip
     assert plain.state["messages"]["mail"]["id"] == Message.objects.get(profile=plain.profile).pk
+
+
+def test_the_lease_covers_a_batch_of_texts_at_the_senders_pace(settings):
+    """A batch's sends go out in one paced dispatch: 500 texts at 1 a second take ~500 s."""
+    settings.JOURNEYS_LEASE_SECONDS = 300
+    settings.SMS_SEND_RATE_PER_SECOND = 1.0
+    settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = "AC" + "1" * 32, "token"
+    settings.TWILIO_FROM_NUMBER, settings.TWILIO_MESSAGING_SERVICE_SID = "+15005550006", ""
+
+    assert engine.lease(500) >= timedelta(seconds=500)
+    assert engine.lease(100) == timedelta(seconds=300)
+
+
+def test_without_a_paced_sender_the_lease_is_the_setting(settings):
+    settings.JOURNEYS_LEASE_SECONDS = 300
+    settings.TWILIO_ACCOUNT_SID = ""  # console SMS: no pace
+
+    assert engine.lease(500) == timedelta(seconds=300)
