@@ -94,7 +94,11 @@ class SeenTable:
         if not hashes:
             return {}
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT h, line FROM {self.TABLE} WHERE h = ANY(%s)", [hashes])
+            # An array literal: psycopg's list adapter costs ~7 us an element, this ~0.2 us.
+            wanted = "{" + ",".join(map(str, hashes)) + "}"
+            cursor.execute(
+                f"SELECT h, line FROM {self.TABLE} WHERE h = ANY(%s::bigint[])", [wanted]
+            )
             return dict(cursor.fetchall())
 
     def add(self, first_lines: dict[int, int]) -> None:
