@@ -126,6 +126,9 @@ class Importer:
         return kept
 
     def _remember_batch(self, fresh: dict[int, int], claims: list[tuple[int, int]]) -> None:
+        # A claim already in `fresh` (most: the row named its profile by them) is in no
+        # earlier batch, since `fresh` holds only hashes new to the file: no need to ask.
+        claims = [(h, line) for h, line in claims if h not in fresh]
         earlier = self.seen.earlier([h for h, _ in claims])
         for h, line in claims:
             if h not in earlier:
