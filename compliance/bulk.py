@@ -84,20 +84,29 @@ def _judge_all(requests, numbers, name: str, *, lock: bool = False) -> list:
     state = _State(stage)
     judged = {n: _judge(requests[n], False, *state.for_request(n)) for n in numbers}
     # The idempotency keys matter only where something would be written.
-    known = _known_keys([(n, requests[n].idempotency_key) for n, (_, w) in judged.items() if w])
+    known = _known_keys(stage, [n for n, (_, write) in judged.items() if write])
     for n in known:
         judged[n] = _judge(requests[n], True, None, None)
     return [judged[n] for n in numbers]
 
 
-def _known_keys(keys: list[tuple[int, str]]) -> set[int]:
-    if not keys:
+def _known_keys(stage: str, numbers: list[int]) -> set[int]:
+    """Those of the staged requests `numbers` whose idempotency key is on the ledger."""
+    if not numbers:
         return set()
-    stage = staged("consent_keys", {"n": "integer", "idempotency_key": "varchar"}, keys)
-    return {n for (n,) in _rows(
-        f"SELECT s.n FROM {stage} s WHERE (SELECT true FROM {EVENT_TABLE} e "
-        "WHERE e.idempotency_key = s.idempotency_key AND e.idempotency_key IS NOT NULL)"
-    )}  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT s.n FROM {stage} s WHERE s.n IN (SELECT value FROM {_numbers()}) AND "
+            f"(SELECT true FROM {EVENT_TABLE} e WHERE e.idempotency_key = s.idempotency_key "
+            "AND e.idempotency_key IS NOT NULL)",
+            [json.dumps(numbers) if not is_postgres() else "{" + ",".join(map(str, numbers)) + "}"],
+        )
+        return {n for (n,) in cursor.fetchall()}
+
+
+def _numbers() -> str:
+    """A table of the integers passed as the one parameter (an array / JSON text)."""
+    return "unnest(%s::integer[]) AS value" if is_postgres() else "json_each(%s)"
 
 
 def _lock_profiles(stage: str) -> None:
@@ -113,7 +122,11 @@ def _lock_profiles(stage: str) -> None:
 class _Subscription(NamedTuple):
     status: str
     source: str
-    updated_at: datetime
+    stored_at: str | datetime  # as read; parsed only for the few requests that need it
+
+    @property
+    def updated_at(self) -> datetime:
+        return _aware(self.stored_at)
 
 
 class _State:
@@ -131,7 +144,7 @@ class _State:
             "WHERE reason IS NOT NULL"
         ))  # fmt: skip
         self.subscriptions = {
-            n: _Subscription(status, source, _aware(updated_at))
+            n: _Subscription(status, source, updated_at)
             for n, status, source, updated_at in _rows(_subscriptions_sql(stage))
         }
 
@@ -147,7 +160,7 @@ def _subscriptions_sql(stage: str) -> str:
             f"JOIN {SUBSCRIPTION_TABLE} x ON {channel_wide}"
         )
     return (
-        f"SELECT s.n, x.status, x.source, x.updated_at FROM {stage} s, LATERAL (SELECT "
+        f"SELECT s.n, x.status, x.source, x.updated_at::text FROM {stage} s, LATERAL (SELECT "
         f"x.status, x.source, x.updated_at FROM {SUBSCRIPTION_TABLE} x WHERE {channel_wide} "
         "LIMIT 1) AS x"
     )
@@ -161,8 +174,13 @@ def _rows(sql: str) -> list[tuple]:
 
 def _aware(value) -> datetime:
     # Raw SQL on SQLite gives naive UTC datetimes (or text); the ORM would make them aware.
-    moment = parse_datetime(value) if isinstance(value, str) else value
+    moment = _parse(value) if isinstance(value, str) else value
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _parse(text: str) -> datetime:
+    # PostgreSQL's text form ("2025-01-02 03:04:05.6+00") is ISO 8601; SQLite's too.
+    return parse_datetime(text) or datetime.fromisoformat(text)
 
 
 def _judge(request: ConsentRequest, known: bool, suppression: str | None, current):
@@ -214,6 +232,11 @@ SUBSCRIPTION_STAGE = {
     "last_event_id": "bigint", "updated_at": "timestamptz",
 }  # fmt: skip
 IMPORT = ConsentSource.IMPORT.value
+SUBSCRIPTION_UPSERT = (
+    "ON CONFLICT (profile_id, channel) WHERE topic_id IS NULL DO UPDATE SET status = "
+    "excluded.status, source = excluded.source, last_event_id = excluded.last_event_id, "
+    "updated_at = excluded.updated_at"
+)
 
 
 def _record(requests: list[ConsentRequest], judged: list) -> None:
@@ -223,6 +246,9 @@ def _record(requests: list[ConsentRequest], judged: list) -> None:
                     if write == "suppression"]  # fmt: skip
     Suppression.objects.bulk_create(suppressions, ignore_conflicts=True)
     if not events:
+        return
+    if is_postgres():
+        _insert_events_and_subscriptions(events)
         return
     ids = _insert_events(events)
     db = _adapter()
@@ -259,16 +285,34 @@ def _insert_events(events: list[tuple[ConsentRequest, ConsentOutcome]]) -> dict[
     return {key: pk for pk, key in stored}
 
 
+def _insert_events_and_subscriptions(events: list[tuple[ConsentRequest, ConsentOutcome]]):
+    """PostgreSQL: the ledger rows and the applied ones' subscriptions in one statement."""
+    now = timezone.now()
+    rows = (
+        [r.profile_id, r.address, r.channel, ACTION_FOR[r.action].value, IMPORT, r.evidence,
+         bool(o.applied), o.outcome[:200], r.occurred_at, r.idempotency_key, now]
+        for r, o in events
+    )  # fmt: skip
+    stage = staged(EVENT_TABLE, EVENT_STAGE, rows)
+    names = ", ".join(EVENT_STAGE)
+    status = " ".join(
+        f"WHEN '{ACTION_FOR[a].value}' THEN '{STATUS_FOR[a].value}'" for a in ACTION_FOR
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH stored AS (INSERT INTO {EVENT_TABLE} ({names}) SELECT {names} FROM {stage} "
+            "RETURNING id, profile_id, channel, action, applied, occurred_at) "
+            f"INSERT INTO {SUBSCRIPTION_TABLE} ({', '.join(SUBSCRIPTION_STAGE)}) "
+            f"SELECT profile_id, channel, CASE action {status} END, '{IMPORT}', id, occurred_at "
+            f"FROM stored WHERE applied {SUBSCRIPTION_UPSERT}"
+        )
+
+
 def _upsert_subscriptions(rows: list[list]) -> None:
     """Channel-level Subscription rows: created, or moved to the new state."""
     if not rows:
         return
-    updates = ", ".join(f"{c} = excluded.{c}" for c in ("status", "source", "last_event_id"))
-    tail = (
-        "ON CONFLICT (profile_id, channel) WHERE topic_id IS NULL "
-        f"DO UPDATE SET {updates}, updated_at = excluded.updated_at"
-    )
-    _insert(SUBSCRIPTION_TABLE, SUBSCRIPTION_STAGE, rows, tail)
+    _insert(SUBSCRIPTION_TABLE, SUBSCRIPTION_STAGE, rows, SUBSCRIPTION_UPSERT)
 
 
 def _insert(table: str, columns: dict[str, str], rows, tail: str) -> list[tuple]:

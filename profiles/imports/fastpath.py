@@ -21,7 +21,7 @@ from profiles.imports.resource import (
     RowInvalid,
     profile_changes,
 )
-from profiles.imports.seen import SeenIndex, SeenKeys, describe  # noqa: F401 (SeenKeys: admin)
+from profiles.imports.seen import SeenKeys, describe, seen_index  # noqa: F401 (SeenKeys: admin)
 
 
 @dataclass
@@ -63,7 +63,7 @@ class Importer:
         # "Enrol in journeys": new profiles are announced like any created profile
         # (journeys' "profile created" trigger); by default an import announces nothing.
         self.announce_created = announce_created
-        self.seen = SeenIndex()
+        self.seen = seen_index()
 
     def clean(self, records: list[tuple[int, list[str]]]) -> Cleaned:
         """The widgets' work on a batch; touches no database, so it may run in a thread."""
@@ -126,6 +126,9 @@ class Importer:
         return kept
 
     def _remember_batch(self, fresh: dict[int, int], claims: list[tuple[int, int]]) -> None:
+        # A claim already in `fresh` (most: the row named its profile by them) is in no
+        # earlier batch, since `fresh` holds only hashes new to the file: no need to ask.
+        claims = [(h, line) for h, line in claims if h not in fresh]
         earlier = self.seen.earlier([h for h, _ in claims])
         for h, line in claims:
             if h not in earlier:

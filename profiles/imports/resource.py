@@ -88,31 +88,43 @@ class ProfileResource(resources.ModelResource):
         """`clean_values(line, row_values(plan, headers)(cells))`, compiled for one file.
 
         The same widgets in the same order; the fields whose values repeat across a list
-        (names, consent, country, zone) remember each distinct value's answer.
+        (names, consent, country, zone) remember each distinct value's answer. Each field
+        reads its cells straight from the record (no field -> text dict per row).
         """
-        values = row_values(plan, headers)
-        cleaners = {
-            name: self.fields[name].widget.clean
-            if name in UNIQUE_PER_ROW
-            else _remembered(self.fields[name].widget.clean)
-            for name in plan.targets
-            if not name.startswith(TRAIT_PREFIX)
-        }
+        fields, traits = [], []
+        for name, positions, constant in _sources(plan, headers):
+            if name.startswith(TRAIT_PREFIX):
+                traits.append((name[len(TRAIT_PREFIX) :], positions, constant))
+                continue
+            clean = self.fields[name].widget.clean
+            fields.append((name, positions, constant, clean if name in UNIQUE_PER_ROW
+                           else _remembered(clean)))  # fmt: skip
+        build = self._build_row
 
         def clean(line: int, cells: list[str]) -> CleanRow:
-            raw = values(cells)
-            cleaned: dict[str, Any] = {}
-            reasons: list[str] = []
-            for name, text in raw.items():
-                cleaner = cleaners.get(name)
-                if cleaner is not None:
-                    try:
-                        cleaned[name] = cleaner(text)
-                    except ValueError as exc:
-                        reasons.append(str(exc))
+            size, cleaned, reasons = len(cells), {}, []
+            for name, positions, text, cleaner in fields:
+                for position in positions:
+                    if position < size and cells[position]:
+                        text = cells[position]
+                        break
+                if text is None:
+                    continue
+                try:
+                    cleaned[name] = cleaner(text)
+                except ValueError as exc:
+                    reasons.append(str(exc))
             if reasons:
                 raise RowInvalid("; ".join(reasons))
-            return self._build(line, cleaned, raw)
+            found = {}
+            for trait, positions, text in traits:
+                for position in positions:
+                    if position < size and cells[position]:
+                        text = cells[position]
+                        break
+                if text and (text := text.strip()):
+                    found[trait] = text
+            return build(line, cleaned, found)
 
         return clean
 
@@ -132,15 +144,19 @@ class ProfileResource(resources.ModelResource):
         return self._build(line, cleaned, values)
 
     def _build(self, line: int, cleaned: dict[str, Any], values: dict[str, str]) -> CleanRow:
+        traits = {
+            n[len(TRAIT_PREFIX) :]: v.strip()
+            for n, v in values.items()
+            if n.startswith(TRAIT_PREFIX) and v and v.strip()
+        }
+        return self._build_row(line, cleaned, traits)
+
+    def _build_row(self, line: int, cleaned: dict[str, Any], traits: dict[str, str]) -> CleanRow:
         _split_full_name(cleaned)
         row = CleanRow(
             line=line,
             values={n: cleaned[n] for n in WRITABLE if cleaned.get(n)},
-            traits={
-                n[len(TRAIT_PREFIX) :]: v.strip()
-                for n, v in values.items()
-                if n.startswith(TRAIT_PREFIX) and v and v.strip()
-            },
+            traits=traits,
             email_consent=cleaned.get("email_consent"),
             email_consent_at=cleaned.get("email_consent_at"),
             sms_consent=cleaned.get("sms_consent"),
@@ -181,22 +197,30 @@ def _split_full_name(cleaned: dict[str, Any]) -> None:
         cleaned["first_name"], cleaned["last_name"] = first[:150], last.strip()[:150]
 
 
-def row_values(plan: Plan, headers: list[str]):
-    """A function turning a record's cells into field -> raw text, per the plan."""
+def _sources(plan: Plan, headers: list[str]) -> list[tuple[str, list[int], str | None]]:
+    """(field, the cells feeding it in order, the plan's constant for it or None)."""
     index = {name: i for i, name in reversed(list(enumerate(headers)))}
     sources: dict[str, list[int]] = {}
     for column, target in plan.mapping.items():
         sources.setdefault(target, []).append(index[column])
-    constants = dict(plan.constants)
+    names = [*plan.constants, *(t for t in sources if t not in plan.constants)]
+    return [(name, sources.get(name, []), plan.constants.get(name)) for name in names]
+
+
+def row_values(plan: Plan, headers: list[str]):
+    """A function turning a record's cells into field -> raw text, per the plan."""
+    sources = _sources(plan, headers)
 
     def values(cells: list[str]) -> dict[str, str]:
-        out = dict(constants)
+        out = {}
         size = len(cells)
-        for target, positions in sources.items():
+        for target, positions, text in sources:
             for position in positions:
                 if position < size and cells[position]:
-                    out[target] = cells[position]
+                    text = cells[position]
                     break
+            if text is not None:
+                out[target] = text
         return out
 
     return values

@@ -1,5 +1,6 @@
 """Background jobs: batches commit with their counters; a restarted worker resumes exactly."""
 
+import random
 from datetime import timedelta
 
 import pytest
@@ -95,3 +96,16 @@ def test_a_finished_job_is_not_run_again():
 
     assert again.status == ImportStatus.DONE
     assert ImportJob.objects.get().created == 5
+
+
+def test_the_duplicate_index_answers_every_hash_it_holds_and_no_other():
+    from profiles.imports.seen import seen_index
+
+    rng = random.Random(7)
+    held = {rng.getrandbits(64) - 2**63: line for line in range(2, 20_002)}
+    index = seen_index()
+    index.add(held)
+    others = [rng.getrandbits(64) - 2**63 for _ in range(20_000)]
+
+    assert index.earlier(list(held)) == held
+    assert index.earlier([h for h in others if h not in held]) == {}

@@ -1,0 +1,58 @@
+"""The background job's compiled row cleaner judges every row as the admin's preview does."""
+
+import pytest
+
+from profiles.imports.formats import plan_for
+from profiles.imports.resource import ProfileResource, RowInvalid, row_values
+
+SHOPIFY = ["Customer ID", "First Name", "Email", "Accepts Email Marketing", "Phone",
+           "Default Address Phone", "Accepts SMS Marketing", "Total Spent", "Tags"]  # fmt: skip
+MAILCHIMP = ["Email Address", "First Name", "MEMBER_RATING", "OPTIN_TIME", "UNSUB_TIME", "TAGS"]
+RECORDS = {
+    "shopify": (SHOPIFY, [
+        ["7001", "Ada", "Ada@Example.com", "yes", "", "'+1 415 555 0101", "yes", "12.50", " vip "],
+        ["7002", " Grace ", "grace@example.com", "no", "(415) 555-0102", "+14155550199", "no",
+         "", "   "],
+        ["7003", "Alan", "not-an-email", "maybe", "12345", "", "", "", ""],
+        ["7004", "", "", "", "", "", "", "", ""],
+        ["7005", "Kat", "kat@example.com", "yes"],  # a short record
+    ]),
+    "mailchimp": (MAILCHIMP, [
+        ["ada@example.com", "Ada", "4", "2024-01-02 03:04:05", "2025-02-03 04:05:06", "a, b"],
+        ["bob@example.com", "Bob", "2", "2024-01-02 03:04:05", "", ""],
+        ["carl@example.com", "Carl", "1", "", "yesterday", ""],
+    ]),
+}  # fmt: skip
+
+
+def _outcome(clean, line, *args):
+    try:
+        row = clean(line, *args)
+    except RowInvalid as exc:
+        return ("invalid", str(exc))
+    return (row.values, row.traits, row.email_consent, row.email_consent_at, row.sms_consent)
+
+
+@pytest.mark.parametrize("export", sorted(RECORDS))
+def test_the_job_and_the_preview_clean_a_row_the_same_way(export):
+    headers, records = RECORDS[export]
+    plan = plan_for(headers)
+    resource = ProfileResource()
+    compiled, values = resource.row_cleaner(plan, headers), row_values(plan, headers)
+
+    for line, cells in enumerate(records, start=2):
+        expected = _outcome(lambda n, c: resource.clean_values(n, values(c)), line, cells)
+        assert _outcome(compiled, line, cells) == expected
+
+
+def test_the_first_filled_phone_column_wins_and_blank_traits_are_left_out():
+    plan = plan_for(SHOPIFY)
+    clean = ProfileResource().row_cleaner(plan, SHOPIFY)
+
+    ada, grace = (clean(n, cells) for n, cells in enumerate(RECORDS["shopify"][1][:2], start=2))
+
+    assert ada.values["phone"] == "+14155550101"  # "Phone" empty: "Default Address Phone"
+    assert ada.traits == {"shopify_customer_id": "7001", "total_spent": "12.50", "tags": "vip"}
+    assert grace.values["phone"] == "+14155550102"  # "Phone" filled: it wins
+    assert grace.values["first_name"] == "Grace"
+    assert grace.traits == {"shopify_customer_id": "7002"}
