@@ -20,9 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from django.conf import settings
-from phonenumbers import geocoder
 from phonenumbers import timezone as phone_timezone
-from phonenumbers.geodata import GEOCODE_DATA
 from phonenumbers.tzdata import TIMEZONE_DATA
 
 RULES_PATH = Path(__file__).with_name("data") / "quiet_hours_rules.json"
@@ -306,6 +304,15 @@ def _phone_facts(phone: str, default_region: str) -> tuple[tuple[str, ...], tupl
 
 
 @cache
+def _geocode_data() -> dict:
+    """phonenumbers' place names, loaded on first use: ~96 MB that only a process deciding
+    US texts needs (web workers, webhooks and imports never ask)."""
+    from phonenumbers.geodata import GEOCODE_DATA
+
+    return GEOCODE_DATA
+
+
+@cache
 def _area_code_facts(area_code: str) -> tuple[tuple[str, ...], tuple[str, ...], bool] | None:
     """Facts shared by every number of a NANP area code that has zone and place data.
 
@@ -314,7 +321,7 @@ def _area_code_facts(area_code: str) -> tuple[tuple[str, ...], tuple[str, ...], 
     decision). Area codes without data (toll-free, new overlays) take the full path.
     """
     zones = tuple(sorted(zone for zone in _area_code_zones().get(area_code, ()) if _is_zone(zone)))
-    place = GEOCODE_DATA.get(f"1{area_code}", {}).get("en", "")
+    place = _geocode_data().get(f"1{area_code}", {}).get("en", "")
     if not zones or not place:
         return None
     state = _state_code(place)
@@ -340,6 +347,8 @@ def _number_zones(number: phonenumbers.PhoneNumber) -> tuple[str, ...]:
 
 
 def _number_states(number: phonenumbers.PhoneNumber) -> tuple[str, ...]:
+    from phonenumbers import geocoder  # loads the place data too (see _geocode_data)
+
     code = _state_code(geocoder.description_for_number(number, "en"))
     return (code,) if code else ()
 
