@@ -1,10 +1,12 @@
 from datetime import datetime
+from importlib import import_module
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 
-from compliance.models import ConsentAction, ConsentSource
+from compliance.models import ConsentAction, ConsentSource, Topic
+from compliance.preferences import marketing_topics_forget
 from compliance.services import consent_record
 from tests.channels.factories import EmailTemplateFactory, SmsTemplateFactory
 from tests.factories import ProfileFactory
@@ -58,3 +60,17 @@ def twilio(settings):
     settings.TWILIO_FROM_NUMBER = ""
     settings.SMS_SEND_RATE_PER_SECOND = 0
     return settings
+
+
+@pytest.fixture
+def seeded_topics(db):
+    """The topics the migration seeds, for transactional tests: pytest-django runs those
+    last, each ending with every table flushed, so migration data is gone by then."""
+    seeded = import_module("compliance.migrations.0002_roles_and_topics").TOPICS
+    for key, name, description, category, order in seeded:
+        Topic.objects.get_or_create(
+            key=key,
+            defaults={"name": name, "description": description, "category": category,
+                      "sort_order": order},
+        )  # fmt: skip
+    marketing_topics_forget()

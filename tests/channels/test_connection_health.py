@@ -10,7 +10,7 @@ from channels.webhooks.twilio import status_callback_apply
 from tests.channels.factories import MessageFactory, SmsTemplateFactory
 
 SID = "SM0123456789abcdef0123456789abcdef"
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("seeded_topics")]
 
 
 def drop_our_connection_server_side():

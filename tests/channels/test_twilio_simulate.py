@@ -1,31 +1,19 @@
 """`manage.py twilio_simulate`: Twilio's signed requests, over real HTTP, to a running server."""
 
-from importlib import import_module
-
 import pytest
 from django.core.management import CommandError, call_command
 
 from channels.management.commands.twilio_simulate import post_signed
 from channels.models import Message, MessageStatus
 from channels.services import dispatch, message_create
-from compliance.models import Topic
-from compliance.preferences import marketing_topics_forget
 from compliance.services import consent_status
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
-def topics():
-    """The topics the migration seeds: a transactional test ends with every table flushed."""
-    seeded = import_module("compliance.migrations.0002_roles_and_topics").TOPICS
-    for key, name, description, category, order in seeded:
-        Topic.objects.get_or_create(
-            key=key,
-            defaults={"name": name, "description": description, "category": category,
-                      "sort_order": order},
-        )  # fmt: skip
-    marketing_topics_forget()
+def topics(seeded_topics):
+    return seeded_topics
 
 
 @pytest.fixture
