@@ -17,7 +17,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 
 from profiles.imports.formats import MappingError, parse_mapping, plan_for
-from profiles.imports.jobs import ImportRefused, check_declarations, import_job_start
+from profiles.imports.jobs import ImportRefused, check_declarations, import_job_start, is_stale
 from profiles.imports.reading import FileUnreadable, read_text
 from profiles.models import ImportJob, ImportStatus
 
@@ -155,9 +155,15 @@ class ImportJobAdmin(admin.ModelAdmin):
         job = self._job(request, pk)
         if not self.has_change_permission(request, job) and not self.has_add_permission(request):
             raise PermissionDenied
-        runnable = job.status == ImportStatus.FAILED or (job.dry_run and job.is_finished)
+        runnable = (
+            job.status == ImportStatus.FAILED
+            or (job.dry_run and job.is_finished)
+            or is_stale(job)  # its worker died: resume from the last committed batch
+        )
         if not runnable:
-            messages.error(request, "Only a finished preview or a failed job can be run.")
+            messages.error(
+                request, "Only a finished preview, a failed job or a stalled one can be run."
+            )
         else:
             fields = {**self._run_options(job), "status": ImportStatus.QUEUED, "error_message": ""}
             ImportJob.objects.filter(pk=job.pk).update(**fields)

@@ -105,6 +105,34 @@ def import_job_run(
         logger.exception("import job %s failed", job.pk)
         _finish(job, ImportStatus.FAILED, f"stopped at row {job.committed_offset}: {exc!r}")
         raise
+    except BaseException:
+        # The worker is stopping (django-q2's task timeout is a SystemExit; a shutdown): the
+        # committed batches stay, and the job is left silent so the next sweep resumes it.
+        ImportJob.objects.filter(pk=job.pk, status=ImportStatus.RUNNING).update(heartbeat_at=None)
+        raise
+
+
+def import_jobs_resume_stale() -> int:
+    """Queue again every running job whose worker went silent (killed, restarted, stopped
+    by the task timeout): with the Redis broker a dead worker's task is gone for good. The
+    claim lets exactly one task take each over, from its last committed batch."""
+    stale = timezone.now() - timedelta(seconds=settings.IMPORT_JOB_STALE_SECONDS)
+    jobs = list(
+        ImportJob.objects.filter(
+            Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True), status=ImportStatus.RUNNING
+        )
+    )
+    for job in jobs:
+        import_job_start(job=job)
+    return len(jobs)
+
+
+def is_stale(job: ImportJob) -> bool:
+    """A running job nobody is working on (see import_jobs_resume_stale)."""
+    stale = timezone.now() - timedelta(seconds=settings.IMPORT_JOB_STALE_SECONDS)
+    return job.status == ImportStatus.RUNNING and (
+        job.heartbeat_at is None or job.heartbeat_at < stale
+    )
 
 
 @contextmanager
@@ -159,11 +187,15 @@ def _run(job: ImportJob, time_budget, max_batches) -> ImportJob:
         dry_run=job.dry_run,
         announce_created=job.enrol_in_journeys,
     )
-    if job.committed_offset:
-        done = iter_records(path, info)
-        importer.remember(takewhile(lambda record: record[0] <= job.committed_offset + 1, done))
-    records = iter_records(path, info, skip=job.committed_offset)
+    # The slice's clock starts before re-reading the committed rows: on a big file that read
+    # is most of a resumed slice, and the slice must end well inside the task timeout.
     began, done = time.monotonic(), 0
+    if job.committed_offset:
+        seen = iter_records(path, info)
+        importer.remember(
+            _beating(job, takewhile(lambda record: record[0] <= job.committed_offset + 1, seen))
+        )
+    records = iter_records(path, info, skip=job.committed_offset)
     while batch := list(islice(records, settings.IMPORT_BATCH_SIZE)):
         _commit_batch(job, importer, batch, errors)
         done += 1
@@ -174,6 +206,15 @@ def _run(job: ImportJob, time_budget, max_batches) -> ImportJob:
             job.status = ImportStatus.QUEUED
             return job
     return _finish(job, ImportStatus.DONE, "")
+
+
+def _beating(job: ImportJob, records, every: int = 100_000):
+    """The records, with the job's heartbeat renewed as they go: a long re-read of committed
+    rows must not look like a dead worker to the sweep."""
+    for count, record in enumerate(records, 1):
+        if count % every == 0:
+            ImportJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now())
+        yield record
 
 
 def _start(job: ImportJob, info: FileInfo, plan: Plan) -> None:

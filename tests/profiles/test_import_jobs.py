@@ -109,3 +109,63 @@ def test_the_duplicate_index_answers_every_hash_it_holds_and_no_other():
 
     assert index.earlier(list(held)) == held
     assert index.earlier([h for h in others if h not in held]) == {}
+
+
+def test_a_slice_stopped_by_the_task_timeout_is_resumed_by_the_sweep(small_batches, monkeypatch):
+    """django-q2 stops a slow task by raising TimeoutException (a SystemExit) inside it and
+    does not hand it out again: the job must not stay "running" for nobody."""
+    from django_q.exceptions import TimeoutException
+
+    from profiles.imports import jobs
+
+    commit, calls = jobs._commit_batch, []
+
+    def stopped_on_the_second_batch(job, importer, batch, errors):
+        calls.append(1)
+        if len(calls) == 2:
+            raise TimeoutException("Task exceeded maximum timeout value (300 seconds)")
+        commit(job, importer, batch, errors)
+
+    monkeypatch.setattr(jobs, "_commit_batch", stopped_on_the_second_batch)
+    job = make_job(SEVEN_ROWS, email_consent=True, source_name="Old CRM export")
+    with pytest.raises(SystemExit):
+        import_job_task(job.pk)
+    monkeypatch.setattr(jobs, "_commit_batch", commit)
+
+    assert jobs.import_jobs_resume_stale() == 1  # queued again at once, no waiting
+    import_job_task(job.pk)  # what the worker does with that task
+
+    job.refresh_from_db()
+    assert (job.status, job.created, job.failed, job.rows_processed) == ("done", 5, 2, 7)
+    assert ConsentEvent.objects.count() == 5
+
+
+def test_the_sweep_resumes_a_job_whose_worker_died_and_leaves_live_ones(small_batches):
+    alive, dead = make_job(SEVEN_ROWS), make_job(SEVEN_ROWS.replace("p", "q"))
+    import_job_run(job_id=dead.pk, max_batches=1)  # its worker is killed here
+    with time_machine.travel(timezone.now() + timedelta(minutes=5)):
+        import_job_run(job_id=alive.pk, max_batches=1)  # still beating
+        from profiles.imports.jobs import import_jobs_resume_stale
+
+        assert import_jobs_resume_stale() == 1
+        import_job_task(dead.pk)
+
+    dead.refresh_from_db()
+    assert (dead.status, dead.rows_processed) == ("done", 7)
+
+
+def test_the_admin_can_resume_a_stalled_job(small_batches, admin_client):
+    from django.urls import reverse
+
+    job = make_job(SEVEN_ROWS)
+    import_job_run(job_id=job.pk, max_batches=1)  # the worker is killed here
+    url = reverse("admin:profiles_importjob_run", args=[job.pk])
+
+    admin_client.post(url)  # its heartbeat is fresh: it may still be working
+    job.refresh_from_db()
+    assert job.status == ImportStatus.RUNNING
+
+    with time_machine.travel(timezone.now() + timedelta(minutes=30)):
+        admin_client.post(url)
+    job.refresh_from_db()
+    assert job.status == ImportStatus.QUEUED

@@ -4,6 +4,7 @@ from django_q.models import Schedule
 # name -> (function, minutes between runs)
 SCHEDULES = {
     "journeys-tick": ("journeys.tasks.tick", 1),
+    "imports-resume": ("profiles.imports.jobs.import_jobs_resume_stale", 1),
 }
 
 
