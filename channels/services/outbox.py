@@ -148,6 +148,18 @@ def _insert_postgres(messages: list[Message]) -> dict[str, Message]:
     return found
 
 
+# message_create's keywords that go onto the message as they are, with their defaults.
+PASSED_THROUGH = {
+    "trigger_event": None,
+    "scheduled_for": None,
+    "expires_at": None,
+    "source_kind": "",
+    "source_id": None,
+    "source_step": None,
+    "switched_from": None,
+}
+
+
 def _build_request(
     *,
     profile: Profile,
@@ -156,29 +168,19 @@ def _build_request(
     channel: str = "",
     category: str = "",
     topic: Topic | None = None,
-    context: dict[str, Any] | None = None,
-    trigger_event: Event | None = None,
-    scheduled_for: datetime | None = None,
-    expires_at: datetime | None = None,
-    source_kind: str = "",
-    source_id: int | None = None,
-    source_step: int | None = None,
     content: dict[str, str] | None = None,
-    switched_from: Message | None = None,
+    context: dict[str, Any] | None = None,
+    **passed: Any,
 ) -> Message:
+    """The unsaved message for message_create's keywords (one request of the many)."""
+    if unknown := set(passed) - set(PASSED_THROUGH):
+        raise TypeError(f"unknown message keywords: {sorted(unknown)}")
     message = _build(profile=profile, template=template, channel=channel, category=category,
                      topic=topic, content=content)  # fmt: skip
     message.idempotency_key = idempotency_key
     message.context = context or {}
-    message.trigger_event = trigger_event
-    message.scheduled_for = scheduled_for
-    message.expires_at = expires_at
-    message.source_kind, message.source_id, message.source_step = (
-        source_kind,
-        source_id,
-        source_step,
-    )
-    message.switched_from = switched_from
+    for name, default in PASSED_THROUGH.items():
+        setattr(message, name, passed.get(name, default))
     return message
 
 
