@@ -77,6 +77,10 @@ class Importer:
                 failures.append((line, str(exc)))
         return rows, failures
 
+    def close(self) -> None:
+        """Free what the importer holds for the file (its duplicate index)."""
+        self.seen.close()
+
     def remember(self, records) -> None:
         """On resume: the identifiers of rows already committed, so duplicates stay caught.
 

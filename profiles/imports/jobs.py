@@ -196,15 +196,18 @@ def _run(job: ImportJob, time_budget, max_batches) -> ImportJob:
             _beating(job, takewhile(lambda record: record[0] <= job.committed_offset + 1, seen))
         )
     records = iter_records(path, info, skip=job.committed_offset)
-    while batch := list(islice(records, settings.IMPORT_BATCH_SIZE)):
-        _commit_batch(job, importer, batch, errors)
-        done += 1
-        if max_batches is not None and done >= max_batches:
-            return job
-        if time_budget is not None and time.monotonic() - began > time_budget:
-            ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.QUEUED)
-            job.status = ImportStatus.QUEUED
-            return job
+    try:
+        while batch := list(islice(records, settings.IMPORT_BATCH_SIZE)):
+            _commit_batch(job, importer, batch, errors)
+            done += 1
+            if max_batches is not None and done >= max_batches:
+                return job
+            if time_budget is not None and time.monotonic() - began > time_budget:
+                ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.QUEUED)
+                job.status = ImportStatus.QUEUED
+                return job
+    finally:
+        importer.close()
     return _finish(job, ImportStatus.DONE, "")
 
 

@@ -7,8 +7,10 @@ stays flat however long the file; on SQLite `SeenIndex`, sorted numpy runs (~12 
 identifier, merged as they grow like an LSM tree). Both answer a whole batch at once.
 """
 
+from contextlib import suppress
+
 import numpy as np
-from django.db import connection
+from django.db import DatabaseError, connection
 
 Key = tuple[str, str]
 
@@ -67,6 +69,9 @@ class SeenIndex:
         while len(self._runs) > 1 and len(self._runs[-2][0]) <= 2 * len(self._runs[-1][0]):
             self._merge_last_two()
 
+    def close(self) -> None:
+        self._runs = []
+
     def _merge_last_two(self) -> None:
         (small, small_lines), (big, big_lines) = self._runs.pop(), self._runs.pop()
         at = np.searchsorted(big, small)
@@ -118,6 +123,12 @@ class SeenTable:
         with connection.cursor() as cursor:
             with cursor.cursor.copy(f"COPY {self.TABLE} (h, line) FROM STDIN") as copy:
                 copy.write(data)
+
+    def close(self) -> None:
+        """Drop the table now: a 1M-row file's is ~100 MB, and the worker's connection outlives
+        the job. A connection already lost has dropped it already."""
+        with suppress(DatabaseError), connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {self.TABLE}")
 
     def _bits(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         mask = self.FILTER_BITS - 1

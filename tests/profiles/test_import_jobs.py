@@ -169,3 +169,16 @@ def test_the_admin_can_resume_a_stalled_job(small_batches, admin_client):
         admin_client.post(url)
     job.refresh_from_db()
     assert job.status == ImportStatus.QUEUED
+
+
+def test_a_finished_job_leaves_no_duplicate_index_on_the_connection(small_batches):
+    from django.db import connection
+
+    from profiles.imports.seen import SeenTable
+
+    import_job_run(job_id=make_job(SEVEN_ROWS).pk)
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT to_regclass(%s)", [f"pg_temp.{SeenTable.TABLE}"])
+            assert cursor.fetchone() == (None,)
