@@ -48,13 +48,18 @@ class SafeCSV(base_formats.CSV):
     def create_dataset(self, in_stream, **kwargs):
         data = in_stream if isinstance(in_stream, bytes) else in_stream.encode()
         text, delimiter = read_text(data)
-        rows = [r for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
-        rows = [r for r in rows if any(c.strip() for c in r)]
-        if not rows:
+        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+        # Each kept row's line as the background job numbers it (the header is line 1, blank
+        # records count but are not rows), so the preview names the same lines.
+        kept = [(i, r) for i, r in enumerate(records, start=1) if any(c.strip() for c in r)]
+        if not kept:
             return tablib.Dataset()
-        width = len(rows[0])
-        body = [(r + [""] * width)[:width] for r in rows[1:]]
-        return tablib.Dataset(*body, headers=[h.strip() for h in rows[0]])
+        (header_line, headers), rows = kept[0], kept[1:]
+        width = len(headers)
+        body = [(r + [""] * width)[:width] for _, r in rows]
+        dataset = tablib.Dataset(*body, headers=[h.strip() for h in headers])
+        dataset.tandem_lines = [line - header_line + 1 for line, _ in rows]
+        return dataset
 
     def _escape_formulae(self, dataset):
         # OWASP: prefix a quote, rather than the stock removal of a leading "=".
@@ -120,6 +125,7 @@ class ProfileImportResource(ProfileResource):
         self.options = options or ImportOptions()
         self.seen, self.claimed, self.landed = SeenKeys(), {}, []
         self.current, self.changed, self.plan, self.original = None, False, None, b""
+        self.lines: list[int] | None = None
 
     def before_import(self, dataset, **kwargs):
         try:
@@ -136,6 +142,7 @@ class ProfileImportResource(ProfileResource):
                 "job (Import jobs > Add import job), with progress and an error file"
             )
         headers = list(dataset.headers or [])
+        self.lines = getattr(dataset, "tandem_lines", None)
         self.plan = plan_for(headers, self.options.mapping)
         check_declarations(self.plan, email_consent=self.options.email_consent,
                            sms_consent=self.options.sms_consent,
@@ -151,15 +158,18 @@ class ProfileImportResource(ProfileResource):
 
     def before_import_row(self, row, **kwargs):
         number = kwargs.get("row_number", 0)
+        line = (
+            self.lines[number - 1] if self.lines and 0 < number <= len(self.lines) else number + 1
+        )
         values = {k: str(v) for k, v in row.items() if v not in (None, "")}
         try:
-            self.current = self.clean_values(number + 1, values)
+            self.current = self.clean_values(line, values)
         except RowInvalid as exc:
             raise ValidationError(str(exc)) from exc
         duplicate = self.seen.first(self.current.keys())
         if duplicate:
             raise ValidationError(duplicate)
-        self.seen.add(self.current.keys(), number + 1)
+        self.seen.add(self.current.keys(), line)
 
     def get_instance(self, instance_loader, row):
         try:

@@ -132,3 +132,17 @@ def test_a_preview_job_is_confirmed_into_a_real_import(admin_client):
 
     job.refresh_from_db()
     assert (job.dry_run, job.status, job.created, Profile.objects.count()) == (False, "done", 2, 2)
+
+
+def test_the_preview_names_the_same_lines_as_the_job_after_a_blank_one(admin_client):
+    from tests.profiles.test_import_helpers import problems, run_import
+
+    blank_line = "email\n\na@example.com\nb@example.com\nA@example.com\n"  # 5 repeats 3
+
+    assert problems(run_import(blank_line)) == [("5", "duplicate of line 3 (same email)")]
+
+    page = admin_client.post(
+        reverse("admin:profiles_profile_import"),
+        {"import_file": _upload(blank_line, "list.csv"), "format": "0", "resource": "0"},
+    ).content.decode()
+    assert "duplicate of line 3 (same email)" in page
