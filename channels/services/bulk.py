@@ -89,11 +89,7 @@ def server_bound_cursor():
     """A cursor that binds on the server where it can (PostgreSQL with psycopg 3), wrapped
     like Django's own cursors (query logging, error translation). psycopg prepares a
     statement it has run a few times on the connection (prepare_threshold)."""
-    if connection.vendor != "postgresql":
-        return connection.cursor()
-    from django.db.backends.postgresql.base import is_psycopg3
-
-    if not is_psycopg3:  # pragma: no cover (psycopg 2 has no server-side binding)
+    if not _binary_arrays():  # SQLite, or psycopg 2 (no server-side binding)
         return connection.cursor()
     from django.db.backends.postgresql.base import ServerBindingCursor
 
@@ -108,6 +104,7 @@ def server_bound_cursor():
 
 
 def _binary_arrays() -> bool:
+    """Server-side binding, and with it binary arrays: PostgreSQL through psycopg 3."""
     if connection.vendor != "postgresql":
         return False
     from django.db.backends.postgresql.base import is_psycopg3

@@ -4,7 +4,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection
 from django.db.models import JSONField
 from django.utils import timezone
 
@@ -46,32 +46,14 @@ def message_create(
     Give a template (rendered at dispatch) or ready `content` (subject, body_text,
     body_html) with a channel and category, as system notices do.
     """
-    existing = Message.objects.filter(idempotency_key=idempotency_key).first()
-    if existing is not None:
-        return existing
-    message = _build_request(
-        profile=profile,
-        idempotency_key=idempotency_key,
-        template=template,
-        channel=channel,
-        category=category,
-        topic=topic,
-        context=context,
-        trigger_event=trigger_event,
-        scheduled_for=scheduled_for,
-        expires_at=expires_at,
-        source_kind=source_kind,
-        source_id=source_id,
-        source_step=source_step,
-        content=content,
-        switched_from=switched_from,
-    )
-    try:
-        with transaction.atomic():
-            message.save()
-    except IntegrityError:  # the same key queued concurrently
-        return Message.objects.get(idempotency_key=idempotency_key)
-    return message
+    request = {
+        "profile": profile, "idempotency_key": idempotency_key, "template": template,
+        "channel": channel, "category": category, "topic": topic, "context": context,
+        "trigger_event": trigger_event, "scheduled_for": scheduled_for,
+        "expires_at": expires_at, "source_kind": source_kind, "source_id": source_id,
+        "source_step": source_step, "content": content, "switched_from": switched_from,
+    }  # fmt: skip
+    return message_create_many(requests=[request])[idempotency_key]
 
 
 def message_create_many(*, requests: list[dict[str, Any]]) -> dict[str, Message]:
