@@ -118,23 +118,22 @@ def render_field(template: MessageTemplate, name: str, context: dict, *, autoesc
 
 def _run(compiled, context: dict, autoescape: bool) -> str:
     """Render a compiled template: the simple ones without Django's machinery (same text)."""
+    text = _flat(compiled, context, autoescape)
+    return text if text is not None else compiled.render(Context(context, autoescape=autoescape))
+
+
+def _flat(compiled, context: dict, autoescape: bool) -> str | None:
+    """The fast rendering of channels.flat, or None where only Django can render it."""
     plan = plan_for(compiled)
-    if plan is not None:
-        text = render_flat(plan, context, autoescape=autoescape)
-        if text is not None:
-            return text
-    return compiled.render(Context(context, autoescape=autoescape))
+    return None if plan is None else render_flat(plan, context, autoescape=autoescape)
 
 
 def render_to_string(name: str, context: dict) -> str:
-    """django.template.loader.render_to_string, through `_run` for a Django template."""
+    """django.template.loader.render_to_string, through `_flat` for a Django template."""
     template = get_template(name)
     compiled = getattr(template, "template", None)
-    if compiled is None or not hasattr(compiled, "nodelist"):
-        return template.render(context)
-    plan = plan_for(compiled)
-    if plan is not None:
-        text = render_flat(plan, context, autoescape=compiled.engine.autoescape)
+    if compiled is not None and hasattr(compiled, "nodelist"):
+        text = _flat(compiled, context, compiled.engine.autoescape)
         if text is not None:
             return text
     return template.render(context)
