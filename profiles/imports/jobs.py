@@ -116,12 +116,7 @@ def import_jobs_resume_stale() -> int:
     """Queue again every running job whose worker went silent (killed, restarted, stopped
     by the task timeout): with the Redis broker a dead worker's task is gone for good. The
     claim lets exactly one task take each over, from its last committed batch."""
-    stale = timezone.now() - timedelta(seconds=settings.IMPORT_JOB_STALE_SECONDS)
-    jobs = list(
-        ImportJob.objects.filter(
-            Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True), status=ImportStatus.RUNNING
-        )
-    )
+    jobs = list(ImportJob.objects.filter(_silent()))
     for job in jobs:
         import_job_start(job=job)
     return len(jobs)
@@ -129,9 +124,14 @@ def import_jobs_resume_stale() -> int:
 
 def is_stale(job: ImportJob) -> bool:
     """A running job nobody is working on (see import_jobs_resume_stale)."""
+    return ImportJob.objects.filter(_silent(), pk=job.pk).exists()
+
+
+def _silent() -> Q:
+    """Running, yet no heartbeat for IMPORT_JOB_STALE_SECONDS: its worker is gone."""
     stale = timezone.now() - timedelta(seconds=settings.IMPORT_JOB_STALE_SECONDS)
-    return job.status == ImportStatus.RUNNING and (
-        job.heartbeat_at is None or job.heartbeat_at < stale
+    return Q(status=ImportStatus.RUNNING) & (
+        Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True)
     )
 
 
@@ -156,13 +156,9 @@ def _few_collections():
 
 def _claim(job_id: int) -> ImportJob | None:
     """Conditional UPDATE: one worker runs a job; a silent one's job is taken over."""
-    now = timezone.now()
-    stale = now - timedelta(seconds=settings.IMPORT_JOB_STALE_SECONDS)
-    claimable = Q(status=ImportStatus.QUEUED) | Q(
-        Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True), status=ImportStatus.RUNNING
-    )
+    claimable = Q(status=ImportStatus.QUEUED) | _silent()
     claimed = ImportJob.objects.filter(claimable, pk=job_id).update(
-        status=ImportStatus.RUNNING, heartbeat_at=now
+        status=ImportStatus.RUNNING, heartbeat_at=timezone.now()
     )
     return ImportJob.objects.get(pk=job_id) if claimed else None
 
