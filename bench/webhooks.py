@@ -4,14 +4,24 @@ One command, from the project folder:
 
     .venv/bin/python bench/webhooks.py [--database postgres|sqlite] [--rate 800] [--seconds 20]
                                        [--workers 4] [--threads 64] [--health-checks]
+                                       [--app pool|main] [--no-queue]
 
 It builds a fresh database (as bench/api_track.py does: PostgreSQL `tandem_bench_webhooks`
 dropped and recreated, or a SQLite file), seeds sent SMS messages with Twilio MessageSids,
-starts gunicorn (`config.wsgi`, sync workers, CONN_HEALTH_CHECKS off as recommended for
-the webhook pool) on a free 127.0.0.1 port and POSTs signed
+starts gunicorn (sync workers, CONN_HEALTH_CHECKS off as recommended for the webhook pool)
+on a free 127.0.0.1 port and POSTs signed
 `/webhooks/twilio/status/` callbacks (Twilio's real form fields; X-Twilio-Signature from
 twilio's RequestValidator.compute_signature over PUBLIC_BASE_URL + path): for each message
 "sent" then "delivered", and one in twenty repeated, as Twilio's retries are.
+
+By default it runs the recommended production setup for a callback burst: the webhook pool
+(`config.wsgi_webhooks`: the webhooks' URLs and the security middleware only; `--app main`
+runs `config.wsgi`, the whole site) with `TWILIO_STATUS_QUEUE` on (`--no-queue` turns it
+off): the view verifies the signature, queues the callback in Redis (db 9 of
+127.0.0.1:6379, flushed first) and answers 204; a django-q2 cluster (`manage.py qcluster`,
+one worker) applies the queue in batches. The run is not over until the queue is empty:
+it prints how long after the last answer that was, and the cluster's CPU, beside the
+web pool's, PostgreSQL's and Redis's.
 
 Open loop: request i is due at start + i / rate whatever happened to the ones before, and
 its latency runs from that instant, so a server that falls behind shows it in the
@@ -28,6 +38,7 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -50,6 +61,8 @@ from api_track import (  # noqa: E402
 
 # Its own PostgreSQL database, so it never drops the one bench/api_track.py is using.
 api_track.PG_BENCH_DB = "tandem_bench_webhooks"
+REDIS_BENCH_URL = "redis://127.0.0.1:6379/9"  # flushed at the start: the bench's own
+APPS = {"pool": "config.wsgi_webhooks:application", "main": "config.wsgi:application"}
 
 TARGET_RATE = 800  # requests/s
 TARGET_P99_MS = 50
@@ -79,6 +92,78 @@ CHECK_CODE = """
 from channels.models import Message, ProviderEvent
 print(Message.objects.filter(status="delivered").count(), ProviderEvent.objects.count())
 """
+
+
+class Meter(CpuMeter):
+    """CpuMeter plus the drain's cluster (its process group) and the Redis server."""
+
+    def __init__(self, server_pgrp: int, drain_pgrp: int | None):
+        super().__init__(server_pgrp)
+        self.drain_pgrp = drain_pgrp
+
+    def sample(self) -> dict[int, tuple[str, int]]:
+        found = super().sample()
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) in found:
+                continue
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if self.drain_pgrp and int(fields[2]) == self.drain_pgrp:
+                group = "drain"
+            elif cmdline.startswith(b"redis-server"):
+                group = "redis"
+            else:
+                continue
+            found[int(entry)] = (group, int(fields[11]) + int(fields[12]))
+        return found
+
+    def stop(self) -> dict[str, float]:
+        self.done.set()
+        self.join()
+        self.latest.update(self.sample())
+        totals = {"gunicorn": 0.0, "postgres": 0.0, "drain": 0.0, "redis": 0.0}
+        tick = os.sysconf("SC_CLK_TCK")
+        for pid, (group, ticks) in self.latest.items():
+            totals[group] += (ticks - (self.first or {}).get(pid, 0)) / tick
+        return totals
+
+
+class Cluster:
+    """`manage.py qcluster` in its own process group (the queue's drain)."""
+
+    def __init__(self, env: dict[str, str], log_path: Path):
+        self.log = open(log_path, "wb")  # noqa: SIM115 (closed in stop())
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "manage.py"), "qcluster"],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+        self.log.close()
+
+
+def wait_drained(timeout: float = 120) -> float:
+    """Seconds until the Redis list is empty: a batch leaves it only once applied."""
+    import redis
+
+    client, started = redis.Redis.from_url(REDIS_BENCH_URL), time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        if not client.llen("tandem:webhooks:twilio-status"):
+            return time.perf_counter() - started
+        time.sleep(0.005)
+    raise BenchError(f"the queue was not drained within {timeout:.0f} s")
 
 
 def callback_body(index: int, status: str) -> tuple[bytes, str]:
@@ -180,36 +265,55 @@ def percentile(values: list[float], p: float) -> float:
 
 def run(args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="tandem-bench-webhooks-"))
-    server = None
+    server = cluster = None
     try:
         env = app_env(prepare_database(args.database, workdir))
         env.update(PUBLIC_BASE_URL=BASE_URL, TWILIO_AUTH_TOKEN=TOKEN)
         # The webhook pool's recommended settings (bench/README.md): persistent connections
         # (CONN_MAX_AGE, 60 s by default) without a `SELECT 1` health check per request.
         env.update(CONN_HEALTH_CHECKS="true" if args.health_checks else "false")
+        if args.queue:
+            import redis
+
+            redis.Redis.from_url(REDIS_BENCH_URL).flushdb()
+            env.update(REDIS_URL=REDIS_BENCH_URL, TWILIO_STATUS_QUEUE="true",
+                       Q_CLUSTER_NAME="bench-webhooks", Q_WORKERS="1")  # fmt: skip
         manage(env, "migrate", "--no-input", "-v", "0")
         requests, messages = plan(args.rate, args.seconds)
         seeded = int(manage(env, "shell", "-c", SEED_CODE.format(n=messages)).split()[-1])
-        server = Server(env, args.workers, workdir / "gunicorn.log", "config.wsgi:application")
+        server = Server(env, args.workers, workdir / "gunicorn.log", APPS[args.app])
         server.start()
+        if args.queue:
+            cluster = Cluster(env, workdir / "qcluster.log")
         warm = [callback_body(messages + i, "sent") for i in range(args.workers * 4)]
         fire(server.port, [wire(server.port, *w) for w in warm], 50, 4)
-        meter = CpuMeter(server.proc.pid)
+        if args.queue:
+            wait_drained()
+        meter = Meter(server.proc.pid, cluster.proc.pid if cluster else None)
         meter.start()
         client_cpu = time.process_time()
         raw = [wire(server.port, *r) for r in requests]
         latencies, statuses, wall = fire(server.port, raw, args.rate, args.threads)
+        lag = wait_drained() if args.queue else 0.0
         cpu = meter.stop()
         cpu["load generator"] = time.process_time() - client_cpu - meter.own_cpu
         delivered, stored = map(int, manage(env, "shell", "-c", CHECK_CODE).split()[-2:])
         distinct = len(set(requests))
         report(args, latencies, statuses, wall, cpu, (seeded, delivered, stored - len(warm)))
+        if args.queue:
+            print(
+                f"    queue: all applied {lag * 1000:,.0f} ms after the last answer; the "
+                f"drain's cluster {cpu['drain'] * 1000 / len(latencies):.2f} ms CPU a "
+                f"callback, redis {cpu['redis'] * 1000 / len(latencies):.2f} ms"
+            )
         print(f"    distinct callbacks sent {distinct:,}, stored {stored - len(warm):,}")
         ok = statuses.get(204) == len(requests) and stored - len(warm) == distinct
         return 0 if ok and delivered == messages else 1
     finally:
         if server is not None:
             server.stop()
+        if cluster is not None:
+            cluster.stop()
         shutil.rmtree(workdir, ignore_errors=True)
         if args.database == "postgres":
             drop_database("postgres")
@@ -223,7 +327,9 @@ def report(args, latencies, statuses, wall, cpu, counts) -> None:
     print(
         f"{args.database}: {achieved:,.0f} requests/s achieved of {args.rate:,}/s offered "
         f"for {args.seconds:.0f} s ({len(latencies):,} signed Twilio status callbacks, "
-        f"gunicorn {args.workers} sync workers, {args.threads} client threads); "
+        f"gunicorn {APPS[args.app].split(':')[0]} {args.workers} sync workers, "
+        f"{'queued in Redis' if args.queue else 'applied in the request'}, "
+        f"{args.threads} client threads); "
         f"p50 {p50:.1f} ms, p95 {p95:.1f} ms, p99 {p99:.1f} ms — target >= {TARGET_RATE}/s "
         f"with p99 <= {TARGET_P99_MS} ms: {'met' if met else 'NOT met'}"
     )
@@ -249,6 +355,14 @@ def main() -> int:
         action="store_true",
         help="CONN_HEALTH_CHECKS on (a SELECT 1 per request), as for the web pool",
     )
+    parser.add_argument(
+        "--app", choices=sorted(APPS), default="pool",
+        help="pool: config.wsgi_webhooks (webhooks only, lean middleware); main: config.wsgi",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-queue", dest="queue", action="store_false",
+        help="apply each callback in its request (TWILIO_STATUS_QUEUE off)",
+    )  # fmt: skip
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     os.chdir(ROOT)

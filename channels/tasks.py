@@ -19,15 +19,17 @@ def sweep() -> str:
 
 
 def ensure_schedules() -> None:
-    """Idempotent: the one-minute sweep (for setup_schedules to call on every deploy)."""
+    """Idempotent: the one-minute sweep and webhook drain (setup_schedules, every deploy)."""
     from django_q.models import Schedule
 
-    Schedule.objects.update_or_create(
-        name="channels.sweep",
-        defaults={
-            "func": "channels.tasks.sweep",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": 1,
-            "repeats": -1,
-        },
-    )
+    for name, func in (
+        ("channels.sweep", "channels.tasks.sweep"),
+        # Status callbacks queued in Redis are drained by a task their burst queues; this
+        # catches any a lost task left (channels/webhooks/inbox.py).
+        ("channels.webhooks-drain", "channels.webhooks.inbox.drain"),
+    ):
+        Schedule.objects.update_or_create(
+            name=name,
+            defaults={"func": func, "schedule_type": Schedule.MINUTES, "minutes": 1,
+                      "repeats": -1},
+        )  # fmt: skip

@@ -178,6 +178,9 @@ TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", default="")
 TWILIO_AUTH_TOKEN_SECONDARY = env("TWILIO_AUTH_TOKEN_SECONDARY", default="")
 TWILIO_MESSAGING_SERVICE_SID = env("TWILIO_MESSAGING_SERVICE_SID", default="")
 TWILIO_FROM_NUMBER = env("TWILIO_FROM_NUMBER", default="")
+# Status callbacks: verify, queue in Redis, answer 204, apply in batches (needs REDIS_URL;
+# channels/webhooks/inbox.py). Off: each callback is applied before its request answers.
+TWILIO_STATUS_QUEUE = env.bool("TWILIO_STATUS_QUEUE", default=False)
 
 # --- Brand and compliance defaults ----------------------------------------------------------
 COMPANY_NAME = env("COMPANY_NAME", default="Tandem Demo Shop")

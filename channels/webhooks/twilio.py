@@ -7,6 +7,7 @@ Deduplicated on (MessageSid, MessageStatus); a status never moves a message back
 """
 
 import logging
+from datetime import datetime
 from functools import cache
 
 from django.db import IntegrityError, connection, transaction
@@ -21,6 +22,7 @@ from channels.models.outbox import STATUS_RANK
 from channels.services.bulk import server_bound_cursor
 from channels.services.results import address_problem_apply
 from channels.services.tracking import STAMPS, status_advance
+from channels.webhooks import inbox
 from compliance.webhooks import is_signed_by_twilio
 
 logger = logging.getLogger(__name__)
@@ -53,17 +55,27 @@ def status_callback(request):
     status = request.POST.get("MessageStatus", "")
     if not sid or not status:
         return HttpResponseBadRequest("MessageSid and MessageStatus are required")
-    status_callback_apply(
-        sid=sid,
-        status=status,
-        error_code=request.POST.get("ErrorCode", ""),
-        error_text=request.POST.get("ErrorMessage", ""),
-    )
+    fields = {
+        "sid": sid,
+        "status": status,
+        "error_code": request.POST.get("ErrorCode", ""),
+        "error_text": request.POST.get("ErrorMessage", ""),
+    }
+    if inbox.enabled() and not _proves_address_problem(status, fields["error_code"]):
+        inbox.accept(**fields)  # applied in a batch moments later (channels.webhooks.inbox)
+    else:
+        status_callback_apply(**fields)
     return HttpResponse(status=204)
 
 
-def status_callback_apply(*, sid: str, status: str, error_code: str, error_text: str) -> bool:
-    """Apply one callback once; returns False for a duplicate.
+def _proves_address_problem(status: str, error_code: str) -> bool:
+    return TWILIO_STATUSES.get(status) == MessageStatus.FAILED and error_code in ADDRESS_PROBLEMS
+
+
+def status_callback_apply(
+    *, sid: str, status: str, error_code: str, error_text: str, at: datetime | None = None
+) -> bool:
+    """Apply one callback once (`at`: when it was received); returns False for a duplicate.
 
     On PostgreSQL the hot path is one statement (see `_apply_in_one_statement`). Elsewhere,
     and for a failure that proves something about the address, it is three: the message's
@@ -73,7 +85,7 @@ def status_callback_apply(*, sid: str, status: str, error_code: str, error_text:
     ours = TWILIO_STATUSES.get(status)
     problem = ADDRESS_PROBLEMS.get(error_code, "") if ours == MessageStatus.FAILED else ""
     if connection.vendor == "postgresql" and not problem:
-        return _apply_in_one_statement(sid, status, ours, error_code, error_text)
+        return _apply_in_one_statement(sid, status, ours, error_code, error_text, at)
     found = (
         Message.objects.filter(provider_message_id=sid, channel="sms")
         .order_by()
@@ -86,7 +98,7 @@ def status_callback_apply(*, sid: str, status: str, error_code: str, error_text:
                 provider="twilio", key=f"{sid}:{status}", message_id=pk, kind=status
             )
             if pk is not None:
-                _apply(pk, current, status, error_code, error_text)
+                _apply(pk, current, status, error_code, error_text, at)
     except IntegrityError:
         return False
     if pk is None:
@@ -94,7 +106,9 @@ def status_callback_apply(*, sid: str, status: str, error_code: str, error_text:
     return True
 
 
-def _apply(pk: int, current: str, status: str, error_code: str, error_text: str) -> None:
+def _apply(
+    pk: int, current: str, status: str, error_code: str, error_text: str, at: datetime | None
+) -> None:
     ours = TWILIO_STATUSES.get(status)
     if ours is None:
         return
@@ -105,6 +119,7 @@ def _apply(pk: int, current: str, status: str, error_code: str, error_text: str)
         provider_status=status,
         error_code=error_code,
         error_text=error_text,
+        at=at,
     )
     problem = ADDRESS_PROBLEMS.get(error_code, "")
     if ours == MessageStatus.FAILED and problem:
@@ -112,7 +127,7 @@ def _apply(pk: int, current: str, status: str, error_code: str, error_text: str)
 
 
 def _apply_in_one_statement(
-    sid: str, status: str, ours: str | None, error_code: str, error_text: str
+    sid: str, status: str, ours: str | None, error_code: str, error_text: str, at: datetime | None
 ) -> bool:
     """The dedupe insert and the status update as one statement, in one round trip.
 
@@ -127,7 +142,7 @@ def _apply_in_one_statement(
         "sid": sid,
         "key": f"{sid}:{status}",
         "kind": status,
-        "now": timezone.now(),
+        "now": at or timezone.now(),
         "status": ours,
         "provider_status": status,
         "lower": [s for s, rank in STATUS_RANK.items() if ours and rank < STATUS_RANK[ours]],

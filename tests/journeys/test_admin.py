@@ -114,6 +114,7 @@ def test_journeys_tick_command_and_setup_schedules_are_idempotent(capsys, at_sta
     call_command("setup_schedules")
     assert sorted(Schedule.objects.values_list("name", "func")) == [
         ("channels.sweep", "channels.tasks.sweep"),
+        ("channels.webhooks-drain", "channels.webhooks.inbox.drain"),
         ("imports-resume", "profiles.imports.jobs.import_jobs_resume_stale"),
         ("journeys-tick", "journeys.tasks.tick"),
     ]

@@ -1,0 +1,30 @@
+"""Settings for a pool of web processes that serves only the provider webhooks.
+
+Run it beside the main pool and route `/webhooks/` to it (gunicorn `config.wsgi_webhooks`):
+
+    gunicorn config.wsgi_webhooks:application --workers 4
+
+Same database, secrets and apps as `config.settings`; what differs is what runs for each
+request. The webhooks are signed and CSRF-exempt, and read no session, user or flash
+message, so the pool keeps only the security middleware (HTTPS redirect, HSTS,
+X-Frame-Options; the host check is Django's own) and a URLconf with nothing but the
+webhooks and the health check: about a third less CPU a callback (bench/README.md), which
+is what a provider's burst of status callbacks is made of.
+"""
+
+from config.settings import *  # noqa: F403
+
+ROOT_URLCONF = "config.urls_webhooks"
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+# The admin is not served here, so its middleware checks do not apply; nor does CSRF
+# middleware, which signed webhooks are exempt from.
+SILENCED_SYSTEM_CHECKS = [
+    "admin.E408",
+    "admin.E409",
+    "admin.E410",
+    "security.W003",
+]
