@@ -46,6 +46,7 @@ BATCH = 1000
 # A task the burst queued keeps draining until the list has been empty this long, so a
 # steady stream is applied by one task in batches rather than by a task every few callbacks.
 LINGER = 2.0
+GATHER = 0.05  # after a part batch, wait this long for more (the added delay at most)
 
 
 def enabled() -> bool:
@@ -123,6 +124,8 @@ def drain(*, batch: int = BATCH, budget: float = 50.0, linger: float = 0.0) -> i
                 if not _trim_if_ours(client, token, len(raw)):
                     return applied  # the lock expired and another drainer has the list
                 applied += len(raw)
+                if len(raw) < batch:
+                    time.sleep(GATHER)  # let a trickle gather: fewer, fuller batches
         finally:
             _release(client, token)
         if not client.llen(KEY):
