@@ -68,7 +68,7 @@ def accept(*, sid: str, status: str, error_code: str, error_text: str) -> None:
     """Append one verified callback to the list. The first in an empty list, with no drainer
     at work, queues a drain task: one task a burst, not one a callback."""
     item = json.dumps([sid, status, error_code, error_text[:5000], time.time()])
-    if _redis().eval(_PUSH, 2, KEY, LOCK, item):
+    if _push(settings.REDIS_URL)(keys=[KEY, LOCK], args=[item]):
         _queue_drain()
 
 
@@ -78,6 +78,12 @@ _PUSH = (
     "if redis.call('rpush', KEYS[1], ARGV[1]) == 1 and redis.call('exists', KEYS[2]) == 0 "
     "then return 1 end return 0"
 )
+
+
+@cache
+def _push(url: str):
+    """The push script, sent once and then called by its hash (EVALSHA)."""
+    return _client(url).register_script(_PUSH)
 
 
 def _queue_drain() -> None:
