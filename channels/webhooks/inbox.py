@@ -40,6 +40,7 @@ from django.utils import timezone
 logger = logging.getLogger(__name__)
 
 KEY = "tandem:webhooks:twilio-status"
+FAILED = "tandem:webhooks:twilio-status:failed"  # callbacks that could not be applied
 LOCK = "tandem:webhooks:twilio-status:drain"
 LOCK_SECONDS = 60  # longer than a batch takes; renewed every batch
 BATCH = 1000
@@ -126,7 +127,7 @@ def drain(*, batch: int = BATCH, budget: float = 50.0, linger: float = 0.0) -> i
                     time.sleep(0.05)
                     continue
                 idle_since = None
-                apply_many([json.loads(item) for item in raw])
+                _apply_or_set_aside(client, [json.loads(item) for item in raw])
                 if not _trim_if_ours(client, token, len(raw)):
                     return applied  # the lock expired and another drainer has the list
                 applied += len(raw)
@@ -136,7 +137,41 @@ def drain(*, batch: int = BATCH, budget: float = 50.0, linger: float = 0.0) -> i
             _release(client, token)
         if not client.llen(KEY):
             break
+    else:  # out of time with callbacks left: a fresh task carries on
+        if client.llen(KEY):
+            _queue_drain()
     return applied
+
+
+def _apply_or_set_aside(client, items: list) -> None:
+    """Apply a batch; if it fails, one by one, and set aside (logged, kept in the FAILED list)
+    those that fail alone. If the database does not answer, raise: the batch stays queued
+    for the next drain."""
+    try:
+        apply_many(items)
+        return
+    except Exception:
+        logger.exception("applying %s queued status callbacks at once failed", len(items))
+    failed = []
+    for item in items:
+        try:
+            apply_many([item])
+        except Exception:
+            logger.exception("queued status callback %s could not be applied", item[:2])
+            failed.append(item)
+    if len(failed) == len(items) and not _database_answers():
+        raise RuntimeError("the database is not answering; the callbacks stay queued")
+    if failed:
+        client.rpush(FAILED, *(json.dumps(item) for item in failed))
+
+
+def _database_answers() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True
+    except Exception:
+        return False
 
 
 def _trim_if_ours(client, token: str, count: int) -> bool:

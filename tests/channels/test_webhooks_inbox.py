@@ -5,6 +5,8 @@ import threading
 import time
 
 import pytest
+from django.db import connection
+from django_q.brokers import get_broker
 
 from channels.models import MessageStatus, ProviderEvent
 from channels.models.outbox import STATUS_RANK
@@ -111,9 +113,9 @@ def queue(settings, twilio):
     settings.REDIS_URL = url
     settings.TWILIO_STATUS_QUEUE = True
     client = inbox._redis()
-    client.delete(inbox.KEY, inbox.LOCK)
+    client.delete(inbox.KEY, inbox.LOCK, inbox.FAILED)
     yield client
-    client.delete(inbox.KEY, inbox.LOCK)
+    client.delete(inbox.KEY, inbox.LOCK, inbox.FAILED)
 
 
 def test_a_queued_callback_is_answered_at_once_and_applied_by_the_drain(client, queue):
@@ -201,3 +203,27 @@ def test_a_draining_task_lingers_for_callbacks_that_follow_closely(queue):
     follower.start()
     assert inbox.drain(linger=1.0) == 2  # one drain applied both
     follower.join()
+
+
+def test_a_callback_the_database_refuses_is_set_aside_and_the_rest_applied(queue):
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL refuses a NUL character in text; SQLite stores it")
+    message = sms()
+    inbox.accept(sid=SID, status="sent", error_code="", error_text="bad\x00text")
+    inbox.accept(sid=SID, status="delivered", error_code="", error_text="")
+
+    assert inbox.drain() == 2
+    message.refresh_from_db()
+    assert message.status == MessageStatus.DELIVERED
+    assert inbox.pending() == 0
+    assert queue.llen(inbox.FAILED) == 1  # kept for a look, not retried forever
+
+
+def test_a_drain_out_of_time_leaves_the_rest_to_a_fresh_task(queue):
+    sms()
+    inbox.accept(sid=SID, status="delivered", error_code="", error_text="")
+    tasks = get_broker().queue_size()
+
+    assert inbox.drain(budget=0) == 0
+    assert inbox.pending() == 1
+    assert get_broker().queue_size() == tasks + 1  # a drain task to carry on
