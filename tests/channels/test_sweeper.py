@@ -84,11 +84,13 @@ def test_deferred_messages_go_out_when_their_time_comes(settings, person, mailou
     assert len(mailoutbox) == 2
 
 
-def test_the_sweep_schedule_is_created_once():
+def test_the_sweep_and_webhook_drain_schedules_are_created_once():
     from django_q.models import Schedule
 
     ensure_schedules()
     ensure_schedules()
 
-    schedule = Schedule.objects.get()
-    assert (schedule.func, schedule.minutes) == ("channels.tasks.sweep", 1)
+    assert sorted(Schedule.objects.values_list("func", "minutes")) == [
+        ("channels.tasks.sweep", 1),
+        ("channels.webhooks.inbox.drain", 1),
+    ]
