@@ -310,6 +310,8 @@ class CpuMeter(threading.Thread):
     backends, sampled from /proc every 0.25s so that backends which exit mid-run (after
     CONN_MAX_AGE) are still counted, bar their last quarter second."""
 
+    GROUPS = ("gunicorn", "postgres")
+
     def __init__(self, server_pgrp: int):
         super().__init__(daemon=True)
         self.server_pgrp = server_pgrp
@@ -329,14 +331,19 @@ class CpuMeter(threading.Thread):
             except OSError:
                 continue
             fields = stat.rsplit(")", 1)[1].split()
-            if int(fields[2]) == self.server_pgrp:
-                group = "gunicorn"
-            elif cmdline.startswith(b"postgres:") and PG_BENCH_DB.encode() in cmdline:
-                group = "postgres"
-            else:
+            group = self.group_of(int(fields[2]), cmdline)
+            if group is None:
                 continue
             found[int(entry)] = (group, int(fields[11]) + int(fields[12]))  # utime + stime
         return found
+
+    def group_of(self, pgrp: int, cmdline: bytes) -> str | None:
+        """Which of GROUPS a process counts under (its process group, its command line)."""
+        if pgrp == self.server_pgrp:
+            return "gunicorn"
+        if cmdline.startswith(b"postgres:") and PG_BENCH_DB.encode() in cmdline:
+            return "postgres"
+        return None
 
     def run(self) -> None:
         while not self.done.wait(0.25):
@@ -353,7 +360,7 @@ class CpuMeter(threading.Thread):
         self.done.set()
         self.join()
         self.latest.update(self.sample())
-        totals = {"gunicorn": 0.0, "postgres": 0.0}
+        totals = dict.fromkeys(self.GROUPS, 0.0)
         tick = os.sysconf("SC_CLK_TCK")
         for pid, (group, ticks) in self.latest.items():
             totals[group] += (ticks - (self.first or {}).get(pid, 0)) / tick

@@ -97,39 +97,18 @@ print(Message.objects.filter(status="delivered").count(), ProviderEvent.objects.
 class Meter(CpuMeter):
     """CpuMeter plus the drain's cluster (its process group) and the Redis server."""
 
+    GROUPS = ("gunicorn", "postgres", "drain", "redis")
+
     def __init__(self, server_pgrp: int, drain_pgrp: int | None):
         super().__init__(server_pgrp)
         self.drain_pgrp = drain_pgrp
 
-    def sample(self) -> dict[int, tuple[str, int]]:
-        found = super().sample()
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit() or int(entry) in found:
-                continue
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-            except OSError:
-                continue
-            fields = stat.rsplit(")", 1)[1].split()
-            if self.drain_pgrp and int(fields[2]) == self.drain_pgrp:
-                group = "drain"
-            elif cmdline.startswith(b"redis-server"):
-                group = "redis"
-            else:
-                continue
-            found[int(entry)] = (group, int(fields[11]) + int(fields[12]))
-        return found
-
-    def stop(self) -> dict[str, float]:
-        self.done.set()
-        self.join()
-        self.latest.update(self.sample())
-        totals = {"gunicorn": 0.0, "postgres": 0.0, "drain": 0.0, "redis": 0.0}
-        tick = os.sysconf("SC_CLK_TCK")
-        for pid, (group, ticks) in self.latest.items():
-            totals[group] += (ticks - (self.first or {}).get(pid, 0)) / tick
-        return totals
+    def group_of(self, pgrp: int, cmdline: bytes) -> str | None:
+        if self.drain_pgrp and pgrp == self.drain_pgrp:
+            return "drain"
+        if cmdline.startswith(b"redis-server"):
+            return "redis"
+        return super().group_of(pgrp, cmdline)
 
 
 class Cluster:

@@ -127,16 +127,21 @@ def test_a_callback_moves_a_message_only_up_the_ladder_and_only_once(current, tw
         template=SmsTemplateFactory(), status=current, provider="twilio", provider_message_id=SID
     )
     error = ("30007", "Carrier filtering") if twilio_status == "undelivered" else ("", "")
-    ours = TWILIO_STATUSES.get(twilio_status)
-    moves = ours is not None and current in STATUS_RANK and STATUS_RANK[ours] > STATUS_RANK[current]
 
     first = status_callback_apply(
         sid=SID, status=twilio_status, error_code=error[0], error_text=error[1]
     )
     again = status_callback_apply(sid=SID, status=twilio_status, error_code="", error_text="")
 
-    message.refresh_from_db()
     assert (first, again) == (True, False)
+    assert_applied_once(message, current, twilio_status, error)
+
+
+def assert_applied_once(message, current: str, twilio_status: str, error: tuple) -> None:
+    """One stored callback; the message moved to its status only if that was up the ladder."""
+    ours = TWILIO_STATUSES.get(twilio_status)
+    moves = ours is not None and current in STATUS_RANK and STATUS_RANK[ours] > STATUS_RANK[current]
+    message.refresh_from_db()
     assert ProviderEvent.objects.get().key == f"{SID}:{twilio_status}"
     assert ProviderEvent.objects.get().message_id == message.pk
     if moves:
@@ -145,7 +150,4 @@ def test_a_callback_moves_a_message_only_up_the_ladder_and_only_once(current, tw
         assert (message.delivered_at is not None) == (ours == MessageStatus.DELIVERED)
     else:
         assert (message.status, message.provider_status, message.delivered_at) == (
-            current,
-            "",
-            None,
-        )
+            current, "", None)  # fmt: skip
