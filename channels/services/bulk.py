@@ -103,6 +103,11 @@ def server_bound_cursor():
     return connection.make_cursor(raw)
 
 
+def binary_slot() -> str:
+    """The placeholder for an array parameter: binary where the cursor can bind it so."""
+    return "%b" if _binary_arrays() else "%s"
+
+
 def _binary_arrays() -> bool:
     """Server-side binding, and with it binary arrays: PostgreSQL through psycopg 3."""
     if connection.vendor != "postgresql":
@@ -122,7 +127,7 @@ def _rows_source(objs, columns) -> tuple[str, list]:
     ]
     if connection.vendor == "postgresql":
         # One array per column: a handful of parameters instead of rows x columns.
-        slot = "%b" if _binary_arrays() else "%s"
+        slot = binary_slot()
         arrays = ", ".join(f"{slot}::{_array_type(field)}[]" for field in columns)
         names = ", ".join(f"column{i}" for i in range(1, len(columns) + 1))
         return f"unnest({arrays}) AS v({names})", [list(c) for c in zip(*values, strict=True)]
