@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import css_inline
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.template import Context, TemplateSyntaxError
 from django.template.loader import get_template
 from django.utils.html import strip_tags
@@ -26,6 +27,7 @@ from channels.flat import plan_for, render_flat
 from channels.links import PendingLink, short_url_shape, shorten_urls
 from channels.models import Message, MessageStatus, MessageTemplate
 from channels.segments import GSM7_BASIC, LIMITS, count
+from compliance.facts import AnyOf
 from compliance.services import profile_address
 from compliance.tokens import HostedLinks
 from profiles.models import Channel, Profile
@@ -284,7 +286,10 @@ def _needs_stop_footer(
 def texted_numbers(numbers, *, exclude: int | None = None) -> set[str]:
     """The numbers among `numbers` that were already sent (or are being sent) marketing SMS."""
     rows = Message.objects.filter(
-        channel=Channel.SMS, to_address__in=list(numbers), category="marketing", status__in=TEXTED
+        AnyOf(F("to_address"), list(numbers)),
+        channel=Channel.SMS,
+        category="marketing",
+        status__in=TEXTED,
     ).exclude(pk=exclude)
     return set(rows.values_list("to_address", flat=True).distinct())
 

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from channels.models import Message, MessageStatus, MessageTemplate
@@ -23,9 +24,10 @@ from channels.models.outbox import WAITING
 from channels.services.claim import Batch, claim
 from channels.services.outbox import message_create, recent_sends_many
 from channels.services.results import send_claimed_many
+from channels.services.rows import AnyOf, concrete_attnames, fast_timestamps, instances
 from compliance.decide import Decision, Outcome, RecentSend, decide
 from compliance.facts import caps_active, facts_gather_many
-from compliance.models import Topic
+from compliance.models import ContactPreference, Topic
 from profiles.models import Event, Profile
 
 TEST_SEND = "test"  # Message.source_kind of the admin's test sends
@@ -65,19 +67,13 @@ def _decide_and_claim(
 ) -> tuple[list[Message], list[Message], dict[int, Message]]:
     """(the messages claimed, the switched twins to dispatch next, {id: message} for every
     locked message whose row holds exactly what the object holds)."""
-    with transaction.atomic():
-        owners = dict(Message.objects.filter(pk__in=ids).values_list("pk", "profile_id"))
-        _skip_orphans([pk for pk, owner in owners.items() if owner is None])
+    with transaction.atomic(), fast_timestamps():
         # Lock order everywhere: the profiles (by pk), then their messages.
-        profiles = {
-            p.pk: p
-            for p in Profile.objects.select_for_update(of=("self",))
-            .select_related("preference")
-            .filter(pk__in={owner for owner in owners.values() if owner is not None})
-            .order_by("pk")
-        }
+        profiles = _locked_profiles(ids)
         locked = _locked_messages(ids, profiles)
         current = {m.pk: m for m in locked}
+        if len(current) < len(ids):  # messages with no profile, or no message at all
+            _skip_orphans([pk for pk in ids if pk not in current])
         messages = [m for m in locked if _is_due(m, now)]
         if not messages:
             return [], [], current
@@ -90,25 +86,63 @@ def _decide_and_claim(
         return claimed, follow_ups, current
 
 
-def _locked_messages(ids: list[int], profiles: dict[int, Profile]) -> list[Message]:
-    messages = list(
-        Message.objects.select_for_update()
-        .filter(pk__in=ids, profile_id__in=list(profiles))
+def _locked_profiles(ids: list[int]) -> dict[int, Profile]:
+    """The messages' profiles, row-locked in pk order, each with its ContactPreference (or
+    None) cached as select_related("preference") would leave it."""
+    owners = Message.objects.filter(AnyOf(F("pk"), ids)).values("profile_id")
+    rows = (
+        Profile.objects.select_for_update(of=("self",))
+        .filter(pk__in=owners)
         .order_by("pk")
+        .values_list(*concrete_attnames(Profile))
     )
+    db = rows.db
+    profiles = {p.pk: p for p in instances(Profile, rows, db=db)}
+    preferences = (
+        ContactPreference.objects.filter(AnyOf(F("profile_id"), list(profiles)))
+        .values_list(*concrete_attnames(ContactPreference))
+        .using(db)
+    )
+    found = {p.profile_id: p for p in instances(ContactPreference, preferences, db=db)}
+    cache = Profile.preference.related  # the reverse one-to-one, as select_related sets it
+    for pk, profile in profiles.items():
+        preference = found.get(pk)
+        cache.set_cached_value(profile, preference)
+        if preference is not None:
+            cache.field.set_cached_value(preference, profile)
+    return profiles
+
+
+def _locked_messages(ids: list[int], profiles: dict[int, Profile]) -> list[Message]:
+    rows = (
+        Message.objects.select_for_update()
+        .filter(AnyOf(F("pk"), ids), AnyOf(F("profile_id"), list(profiles)))
+        .order_by("pk")
+        .values_list(*concrete_attnames(Message))
+    )
+    messages = instances(Message, rows, db=rows.db) if profiles else []
     _attach(messages, "template", MessageTemplate.objects.select_related("switch_template"))
     _attach(messages, "topic", Topic.objects.all())
-    _attach(messages, "trigger_event", Event.objects.all())
+    _attach(messages, "trigger_event", Event.objects.all(), many=True)
     for message in messages:
         message.profile = profiles[message.profile_id]
     return messages
 
 
-def _attach(messages: list[Message], name: str, queryset) -> None:
+def _attach(messages: list[Message], name: str, queryset, *, many: bool = False) -> None:
     """Read each related row once for the batch, not once per message (a template's HTML
-    would otherwise come back with every message)."""
+    would otherwise come back with every message). `many`: there may be a row per message
+    (trigger events), read as `instances`."""
     attname = f"{name}_id"
-    rows = queryset.in_bulk({getattr(m, attname) for m in messages} - {None})
+    wanted = list({getattr(m, attname) for m in messages} - {None})
+    if not wanted:
+        return
+    if many:
+        model = queryset.model
+        found = queryset.filter(AnyOf(F("pk"), wanted)).values_list(*concrete_attnames(model))
+        rows = {obj.pk: obj for obj in instances(model, found, db=found.db)}
+    else:
+        rows = queryset.in_bulk(wanted)
     for message in messages:
         if getattr(message, attname) is not None:
             setattr(message, name, rows[getattr(message, attname)])
@@ -116,7 +150,7 @@ def _attach(messages: list[Message], name: str, queryset) -> None:
 
 def _skip_orphans(pks: list[int]) -> None:
     if pks:
-        Message.objects.filter(pk__in=pks, status__in=WAITING).update(
+        Message.objects.filter(pk__in=pks, profile__isnull=True, status__in=WAITING).update(
             status=MessageStatus.SKIPPED, reason="no_profile"
         )
 
@@ -171,9 +205,17 @@ def _facts(batch: Batch) -> dict:
         by_topic.setdefault(message.topic_id, (message.topic, {}))[1][message.profile_id] = (
             message.profile
         )
+    cache = Profile.preference.related
+    preferences = {
+        pk: cache.get_cached_value(profile)
+        for pk, profile in batch.profiles.items()
+        if cache.is_cached(profile)
+    }
     return {
         topic_id: facts_gather_many(
-            profiles=profiles.values(), topics=dict.fromkeys(profiles, topic)
+            profiles=profiles.values(),
+            topics=dict.fromkeys(profiles, topic),
+            preferences=preferences,
         )
         for topic_id, (topic, profiles) in by_topic.items()
     }

@@ -5,11 +5,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, connection
-from django.db.models import JSONField
+from django.db.models import F, JSONField
 from django.utils import timezone
 
 from channels.models import Message, MessageStatus, MessageTemplate
 from compliance.decide import RecentSend
+from compliance.facts import AnyOf
 from compliance.models import Topic
 from profiles.models import Event, Profile
 
@@ -211,11 +212,11 @@ def recent_sends_many(
     """recent_sends for many people in one query: {profile id: sends} (absent: none)."""
     rows = (
         Message.objects.filter(
-            profile_id__in=profile_ids,
+            AnyOf(F("profile_id"), list(profile_ids)),
             status__in=COUNTED,
             sending_started_at__gt=at - RECENT_WINDOW,
         )
-        .exclude(pk__in=list(exclude))
+        .exclude(AnyOf(F("pk"), list(exclude)))
         .values_list("profile_id", "sending_started_at", "channel", "category")
     )
     sends: dict[int, list[RecentSend]] = {}
