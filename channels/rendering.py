@@ -291,7 +291,7 @@ def texted_numbers(numbers, *, exclude: int | None = None) -> set[str]:
         category="marketing",
         status__in=TEXTED,
     ).exclude(pk=exclude)
-    return set(rows.values_list("to_address", flat=True).distinct())
+    return set(rows.order_by().values_list("to_address", flat=True).distinct())
 
 
 def render_preview(*, template, profile: Profile) -> tuple[Rendered | None, str]:

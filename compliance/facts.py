@@ -171,9 +171,14 @@ def _topic_state(channel_state: str, states: dict, pk: int, channel: str, topic)
 
 def _subscription_states(profiles: dict, topics: Mapping[int, Topic | None]) -> dict:
     topic_ids = {topic.pk for topic in topics.values() if topic is not None}
-    rows = Subscription.objects.filter(
-        Q(topic__isnull=True) | Q(topic_id__in=topic_ids), AnyOf(F("profile_id"), list(profiles))
-    ).values_list("profile_id", "channel", "topic_id", "status")
+    rows = (
+        Subscription.objects.filter(
+            Q(topic__isnull=True) | Q(topic_id__in=topic_ids),
+            AnyOf(F("profile_id"), list(profiles)),
+        )
+        .order_by()
+        .values_list("profile_id", "channel", "topic_id", "status")
+    )
     return {(pk, channel, topic_id): status for pk, channel, topic_id, status in rows}
 
 
@@ -182,9 +187,13 @@ def _suppressions_many(pairs: set) -> dict[tuple[str, str], set[str]]:
     if not wanted:
         return {}
     found: dict[tuple[str, str], set[str]] = {}
-    rows = Suppression.objects.filter(
-        AnyOf(F("address"), list({address for address, _ in wanted})), lifted_at__isnull=True
-    ).values_list("address", "channel", "reason")
+    rows = (
+        Suppression.objects.filter(
+            AnyOf(F("address"), list({address for address, _ in wanted})), lifted_at__isnull=True
+        )
+        .order_by()
+        .values_list("address", "channel", "reason")
+    )
     for address, channel, reason in rows:
         if (address, channel) in wanted:
             found.setdefault((address, channel), set()).add(reason)
@@ -195,17 +204,19 @@ def _open_reviews(numbers: set[str]) -> set[str]:
     if not numbers:
         return set()
     return set(
-        KeywordReview.objects.filter(
-            AnyOf(F("address"), list(numbers)), status=ReviewStatus.OPEN
-        ).values_list("address", flat=True)
+        KeywordReview.objects.filter(AnyOf(F("address"), list(numbers)), status=ReviewStatus.OPEN)
+        .order_by()
+        .values_list("address", flat=True)
     )
 
 
 def _preferences_many(profile_ids: list[int]) -> dict[int, tuple[datetime | None, str]]:
     if not profile_ids:
         return {}
-    rows = ContactPreference.objects.filter(AnyOf(F("profile_id"), profile_ids)).values_list(
-        "profile_id", "paused_until", "primary_channel"
+    rows = (
+        ContactPreference.objects.filter(AnyOf(F("profile_id"), profile_ids))
+        .order_by()
+        .values_list("profile_id", "paused_until", "primary_channel")
     )
     return {pk: (paused, primary) for pk, paused, primary in rows}
 

@@ -199,6 +199,7 @@ def recent_sends(*, profile: Profile, at: datetime, exclude: int | None = None) 
             sending_started_at__gt=at - RECENT_WINDOW,
         )
         .exclude(pk=exclude)
+        .order_by()
         .values_list("sending_started_at", "channel", "category")
     )
     return [
@@ -217,6 +218,7 @@ def recent_sends_many(
             sending_started_at__gt=at - RECENT_WINDOW,
         )
         .exclude(AnyOf(F("pk"), list(exclude)))
+        .order_by()
         .values_list("profile_id", "sending_started_at", "channel", "category")
     )
     sends: dict[int, list[RecentSend]] = {}
