@@ -22,8 +22,9 @@ from django.template.loader import get_template
 from django.utils.html import strip_tags
 from django.utils.safestring import mark_safe
 
+from channels.css import inline_marked, unmark
 from channels.engine import compile_template, render_string
-from channels.flat import plan_for, render_flat
+from channels.flat import Marked, plan_for, render_flat
 from channels.links import PendingLink, short_url_shape, shorten_urls
 from channels.models import Message, MessageStatus, MessageTemplate
 from channels.segments import GSM7_BASIC, LIMITS, count
@@ -33,6 +34,8 @@ from compliance.tokens import HostedLinks
 from profiles.models import Channel, Profile
 
 STOP_FOOTER = "Reply STOP to opt out"
+FOOTER_HTML, FOOTER_TEXT = "channels/email/footer.html", "channels/email/footer.txt"
+LAYOUT = "channels/email/layout.html"
 TEXTED = (MessageStatus.SENDING, MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.UNKNOWN)
 PROFILE_FIELDS = ("first_name", "last_name", "email", "external_id", "locale", "country")
 
@@ -175,20 +178,13 @@ def render_email(message: Message, profile: Profile, batch: RenderBatch | None =
     topic = message.topic.key if message.topic_id else ""
     context["unsubscribe_url"] = batch.hosted.unsubscribe_url(profile, channel="email", topic=topic)
     subject = " ".join(render_field(template, "subject", context, autoescape=False).split())
-    footer = render_to_string("channels/email/footer.html", context, batch=batch)
-    html_part = render_field(
-        template, "body_html", {**context, "footer": mark_safe(footer)}, autoescape=True
-    )
-    text_context = {
-        **context,
-        "footer": render_to_string("channels/email/footer.txt", context, batch=batch),
-    }
+    preheader = render_field(template, "preheader", context, autoescape=False)
+    html_part, html = _html(template, context, subject, preheader, batch)
+    text_context = {**context, "footer": render_to_string(FOOTER_TEXT, context, batch=batch)}
     if template.body_text:
         text_part = render_field(template, "body_text", text_context, autoescape=False)
     else:
         text_part = render_string(strip_tags(html_part), text_context, autoescape=False)
-    preheader = render_field(template, "preheader", context, autoescape=False)
-    html = _layout(html_part, subject, preheader, batch) if template.body_html else ""
     if message.category == "marketing":
         _require_footer(context, html=html_part, text=text_part)
     headers = (
@@ -199,9 +195,54 @@ def render_email(message: Message, profile: Profile, batch: RenderBatch | None =
     return Rendered(subject=subject, body_text=text_part, body_html=html, headers=headers)
 
 
+def _html(
+    template: MessageTemplate, context: dict, subject: str, preheader: str, batch: RenderBatch
+) -> tuple[str, str]:
+    """(the marketer's HTML with our footer, the whole page in our layout with its CSS
+    inlined), or ("", "") without an HTML body."""
+    if template.body_html and template.pk is not None:
+        marked = _marked_page(template, context, subject, preheader, batch)
+        if marked is not None:
+            body, page = marked
+            return unmark(body), inline_marked(page)
+    footer = render_to_string(FOOTER_HTML, context, batch=batch)
+    html_part = render_field(
+        template, "body_html", {**context, "footer": mark_safe(footer)}, autoescape=True
+    )
+    html = _layout(html_part, subject, preheader, batch) if template.body_html else ""
+    return html_part, html
+
+
+def _marked_page(template, context, subject, preheader, batch) -> tuple[Marked, Marked] | None:
+    """The HTML part and the page rendered with their values marked (channels.css), or
+    None where a template is beyond channels.flat (then it is rendered the usual way)."""
+    footer = _marked_file(FOOTER_HTML, context, batch)
+    if footer is None:
+        return None
+    source = template.body_html
+    compiled = _compiled(template.pk, template.updated_at, "body_html", source, True)
+    plan = plan_for(compiled)
+    if plan is None:
+        return None
+    body = render_flat(plan, {**context, "footer": footer}, autoescape=True, mark=True)
+    if body is None:
+        return None
+    values = {"body": body, "subject": subject, "preheader": preheader}
+    page = _marked_file(LAYOUT, values, batch)
+    return None if page is None else (body, page)
+
+
+def _marked_file(name: str, context: dict, batch: RenderBatch) -> Marked | None:
+    compiled = getattr(batch.file(name), "template", None)
+    plan = plan_for(compiled) if compiled is not None and hasattr(compiled, "nodelist") else None
+    if plan is None:
+        return None
+    return render_flat(plan, context, autoescape=compiled.engine.autoescape, mark=True)
+
+
 def _layout(body: str, subject: str, preheader: str, batch: RenderBatch | None = None) -> str:
     page = render_to_string(
-        "channels/email/layout.html",
+        LAYOUT,
         {"body": mark_safe(body), "subject": subject, "preheader": preheader},
         batch=batch,
     )
