@@ -1,0 +1,108 @@
+"""The dispatch batch's lean reads give exactly what the ORM gives."""
+
+import pytest
+from django.db import connection
+from django.db.models import F
+
+from channels.links import PendingLink, links_save, short_url
+from channels.models import Link, Message
+from channels.models.tracking import CODE_ALPHABET, CODE_LENGTH, new_link_code
+from channels.rendering import _segments
+from channels.segments import count
+from channels.services.rows import AnyOf, concrete_attnames, fast_timestamps, instances
+from compliance.models import ContactPreference
+from profiles.models import Event, Profile
+from tests.channels.factories import MessageFactory
+from tests.factories import EventFactory, ProfileFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _state(obj):
+    fields = {f.attname: getattr(obj, f.attname) for f in type(obj)._meta.concrete_fields}
+    types = {name: type(value) for name, value in fields.items()}
+    return fields, types, obj._state.adding, obj._state.db
+
+
+@pytest.mark.parametrize("model", [Profile, Message, Event, ContactPreference])
+def test_instances_are_what_from_db_builds(model):
+    person = ProfileFactory(phone="+14155550123", traits={"plan": "gold", "n": 1})
+    ProfileFactory(phone=None, email=None)
+    ContactPreference.objects.create(profile=person, token_version=3)
+    MessageFactory(profile=person, context={"a": [1, "b"]}, headers={"X": "y"})
+    EventFactory(profile=person, properties={"product": "Tea"})
+
+    with fast_timestamps():
+        rows = model.objects.order_by("pk").values_list(*concrete_attnames(model))
+        built = instances(model, rows, db=rows.db)
+    expected = list(model.objects.order_by("pk"))
+    assert [_state(obj) for obj in built] == [_state(obj) for obj in expected]
+    assert all(type(obj) is model for obj in built)
+
+
+def test_fast_timestamps_read_the_same_aware_datetimes_and_restore_django_s_loader():
+    MessageFactory.create_batch(3)
+    before = list(Message.objects.order_by("pk").values_list("created_at", "updated_at"))
+    with fast_timestamps():
+        during = list(Message.objects.order_by("pk").values_list("created_at", "updated_at"))
+    after = list(Message.objects.order_by("pk").values_list("created_at", "updated_at"))
+    assert before == during == after
+    assert {value.tzinfo for row in during for value in row} == {
+        value.tzinfo for row in before for value in row
+    }
+
+
+@pytest.mark.parametrize("values", [[], [1], list(range(1, 300))])
+def test_any_of_finds_what_in_finds(values):
+    messages = MessageFactory.create_batch(5)
+    ids = [m.pk for m in messages][: len(values)] + values
+    found = set(Message.objects.filter(AnyOf(F("pk"), ids)).values_list("pk", flat=True))
+    assert found == set(Message.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    excluded = set(Message.objects.exclude(AnyOf(F("pk"), ids)).values_list("pk", flat=True))
+    assert excluded == set(Message.objects.exclude(pk__in=ids).values_list("pk", flat=True))
+
+
+def test_link_codes_are_drawn_from_the_whole_alphabet():
+    codes = [new_link_code() for _ in range(3000)]
+    assert all(len(code) == CODE_LENGTH and set(code) <= set(CODE_ALPHABET) for code in codes)
+    assert set("".join(codes)) == set(CODE_ALPHABET)
+    assert len(set(codes)) == len(codes)
+
+
+def test_a_batch_s_links_are_stored_with_their_codes():
+    message = MessageFactory(body_text="x")
+    links = [
+        PendingLink(message, f"https://shop.example.com/{i}", new_link_code()) for i in range(3)
+    ]
+    links_save(links)
+    stored = {(link.code, link.url, link.message_id) for link in Link.objects.all()}
+    assert stored == {(link.code, link.url, message.pk) for link in links}
+    assert all(link.clicks == 0 and link.created_at for link in Link.objects.all())
+
+
+def test_a_code_collision_draws_new_codes_and_rewrites_the_body():
+    message = MessageFactory()
+    taken = Link.objects.create(message=MessageFactory(), url="https://other.example.com/")
+    pending = PendingLink(message, "https://shop.example.com/sale", taken.code)
+    message.body_text = f"Sale {short_url(pending)} now"
+
+    links_save([pending])
+
+    saved = Link.objects.get(message=message)
+    assert saved.code != taken.code and saved.url == pending.url
+    assert message.body_text == f"Sale {saved.short_url} now"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "x", "x" * 160, "x" * 161, "x" * 306, "x" * 307, "a^b" * 60, "’" * 71, "é" * 200],
+)
+def test_segments_count_as_count_does(text):
+    assert _segments(text) == count(text).segments
+
+
+def test_reads_use_one_array_parameter_on_postgresql():
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only")
+    sql, params = Message.objects.filter(AnyOf(F("pk"), [1, 2, 3])).query.sql_with_params()
+    assert "= ANY(%s)" in sql and [1, 2, 3] in list(params)
