@@ -53,10 +53,34 @@ class AnyOf(Lookup):
         lhs, lhs_params = self.process_lhs(compiler, connection)
         values = list(self.rhs)
         if connection.vendor == "postgresql":
+            kind = _ARRAY_TYPES.get(self.lhs.output_field.get_internal_type())
+            literal = _array_literal(values, kind)
+            if literal is not None:
+                return f"{lhs} = ANY(%s::{kind}[])", [*lhs_params, literal]
             return f"{lhs} = ANY(%s)", [*lhs_params, values]
         if not values:
             raise EmptyResultSet
         return f"{lhs} IN ({', '.join(['%s'] * len(values))})", [*lhs_params, *values]
+
+
+# Columns whose values AnyOf passes as one array literal, and the literal's element type.
+_ARRAY_TYPES = {
+    **dict.fromkeys(("AutoField", "BigAutoField", "BigIntegerField", "IntegerField"), "bigint"),
+    **dict.fromkeys(("ForeignKey", "OneToOneField"), "bigint"),
+    **dict.fromkeys(("CharField", "TextField", "EmailField", "SlugField"), "text"),
+}
+
+
+def _array_literal(values: list, kind: str | None) -> str | None:
+    """PostgreSQL's text form of an array of ints or of strings, e.g. {1,2} or {"a","b\\"c"}
+    (one string parameter: psycopg's list adaptation works element by element in Python);
+    None for anything else."""
+    if kind == "bigint" and all(type(value) is int for value in values):
+        return "{" + ",".join(map(str, values)) + "}"
+    if kind == "text" and all(type(value) is str and "\x00" not in value for value in values):
+        quoted = (value.replace("\\", "\\\\").replace('"', '\\"') for value in values)
+        return '{"' + '","'.join(quoted) + '"}' if values else "{}"
+    return None
 
 
 def decide_send(

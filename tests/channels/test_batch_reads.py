@@ -105,4 +105,14 @@ def test_reads_use_one_array_parameter_on_postgresql():
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL only")
     sql, params = Message.objects.filter(AnyOf(F("pk"), [1, 2, 3])).query.sql_with_params()
-    assert "= ANY(%s)" in sql and [1, 2, 3] in list(params)
+    assert "= ANY(%s::bigint[])" in sql and list(params) == ["{1,2,3}"]
+
+
+AWKWARD = ['a"b', "c\\d", "NULL", "", "x,y", "{z}", " sp ", "it's", "zoë", '\\"', 'é,"}']
+
+
+def test_strings_match_exactly_through_the_array_literal():
+    people = [ProfileFactory(email=None, external_id=value) for value in AWKWARD if value]
+    found = Profile.objects.filter(AnyOf(F("external_id"), AWKWARD)).values_list("pk", flat=True)
+    assert set(found) == {p.pk for p in people}
+    assert not Profile.objects.filter(AnyOf(F("external_id"), ["a", "b\\"])).exists()
