@@ -246,19 +246,13 @@ def _preferences_many(profile_ids: list[int]) -> dict[int, tuple[datetime | None
 
 
 def caps_active() -> tuple[Cap, ...]:
-    rows = FrequencyCap.objects.filter(is_active=True).order_by("position", "id")
-    return tuple(
-        Cap(
-            key=row.key,
-            kind=row.kind,
-            channel=row.channel,
-            action=row.action,
-            max_messages=row.max_messages,
-            window_hours=row.window_hours,
-            min_gap_minutes=row.min_gap_minutes,
-        )
-        for row in rows
+    fields = ("key", "kind", "channel", "action", "max_messages", "window_hours")
+    rows = (
+        FrequencyCap.objects.filter(is_active=True)
+        .order_by("position", "id")
+        .values_list(*fields, "min_gap_minutes")
     )
+    return tuple(Cap(*row) for row in rows)
 
 
 def _suppression(address: str, channel: str) -> str:
