@@ -28,7 +28,7 @@ from channels.flat import Marked, plan_for, render_flat
 from channels.links import PendingLink, short_url_shape, shorten_urls
 from channels.models import Message, MessageStatus, MessageTemplate
 from channels.segments import GSM7_BASIC, LIMITS, count
-from compliance.facts import AnyOf
+from compliance.reads import AnyOf, read_rows
 from compliance.services import profile_address
 from compliance.tokens import HostedLinks
 from profiles.models import Channel, Profile
@@ -326,13 +326,25 @@ def _needs_stop_footer(
 
 def texted_numbers(numbers, *, exclude: int | None = None) -> set[str]:
     """The numbers among `numbers` that were already sent (or are being sent) marketing SMS."""
-    rows = Message.objects.filter(
-        AnyOf(F("to_address"), list(numbers)),
-        channel=Channel.SMS,
-        category="marketing",
-        status__in=TEXTED,
-    ).exclude(pk=exclude)
-    return set(rows.order_by().values_list("to_address", flat=True).distinct())
+    if exclude is None:
+        rows = read_rows("rendering:texted", _texted, list(numbers))
+        return {number for (number,) in rows}
+    rows = _texted(list(numbers)).exclude(pk=exclude)
+    return {number for (number,) in rows}
+
+
+def _texted(numbers):
+    return (
+        Message.objects.filter(
+            AnyOf(F("to_address"), numbers),
+            channel=Channel.SMS,
+            category="marketing",
+            status__in=TEXTED,
+        )
+        .order_by()
+        .values_list("to_address")
+        .distinct()
+    )
 
 
 def render_preview(*, template, profile: Profile) -> tuple[Rendered | None, str]:

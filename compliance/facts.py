@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
-from django.core.exceptions import EmptyResultSet
-from django.db.models import F, Lookup, Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from compliance.decide import (
@@ -32,55 +31,11 @@ from compliance.models import (
     Suppression,
     Topic,
 )
+from compliance.reads import AnyOf, read_rows
 from compliance.services import consent_status, profile_address, topic_from
 from profiles.models import Channel, Profile
 
 CHANNELS = tuple(Channel.values)  # (Channel.values builds its list on every read)
-
-
-class AnyOf(Lookup):
-    """`lhs = ANY(array)` on PostgreSQL, `lhs IN (...)` elsewhere: filter(AnyOf(F("pk"), ids)).
-
-    A batch read names a few hundred ids: as one array parameter, not a 200-parameter IN
-    list that Django prepares and psycopg splits and quotes value by value (psycopg caches
-    a query's parsing only up to 50 parameters).
-    """
-
-    lookup_name = "any_of"
-    prepare_rhs = False
-
-    def as_sql(self, compiler, connection):
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        values = list(self.rhs)
-        if connection.vendor == "postgresql":
-            kind = _ARRAY_TYPES.get(self.lhs.output_field.get_internal_type())
-            literal = _array_literal(values, kind)
-            if literal is not None:
-                return f"{lhs} = ANY(%s::{kind}[])", [*lhs_params, literal]
-            return f"{lhs} = ANY(%s)", [*lhs_params, values]
-        if not values:
-            raise EmptyResultSet
-        return f"{lhs} IN ({', '.join(['%s'] * len(values))})", [*lhs_params, *values]
-
-
-# Columns whose values AnyOf passes as one array literal, and the literal's element type.
-_ARRAY_TYPES = {
-    **dict.fromkeys(("AutoField", "BigAutoField", "BigIntegerField", "IntegerField"), "bigint"),
-    **dict.fromkeys(("ForeignKey", "OneToOneField"), "bigint"),
-    **dict.fromkeys(("CharField", "TextField", "EmailField", "SlugField"), "text"),
-}
-
-
-def _array_literal(values: list, kind: str | None) -> str | None:
-    """PostgreSQL's text form of an array of ints or of strings, e.g. {1,2} or {"a","b\\"c"}
-    (one string parameter: psycopg's list adaptation works element by element in Python);
-    None for anything else."""
-    if kind == "bigint" and all(type(value) is int for value in values):
-        return "{" + ",".join(map(str, values)) + "}"
-    if kind == "text" and all(type(value) is str and "\x00" not in value for value in values):
-        quoted = (value.replace("\\", "\\\\").replace('"', '\\"') for value in values)
-        return '{"' + '","'.join(quoted) + '"}' if values else "{}"
-    return None
 
 
 def decide_send(
@@ -194,16 +149,20 @@ def _topic_state(channel_state: str, states: dict, pk: int, channel: str, topic)
 
 
 def _subscription_states(profiles: dict, topics: Mapping[int, Topic | None]) -> dict:
-    topic_ids = {topic.pk for topic in topics.values() if topic is not None}
-    rows = (
+    topic_ids = list({topic.pk for topic in topics.values() if topic is not None})
+    rows = read_rows("facts:subscriptions", _subscriptions, list(profiles), topic_ids)
+    return {(pk, channel, topic_id): status for pk, channel, topic_id, status in rows}
+
+
+def _subscriptions(profile_ids, topic_ids):
+    return (
         Subscription.objects.filter(
-            Q(topic__isnull=True) | Q(topic_id__in=topic_ids),
-            AnyOf(F("profile_id"), list(profiles)),
+            Q(topic__isnull=True) | Q(AnyOf(F("topic_id"), topic_ids)),
+            AnyOf(F("profile_id"), profile_ids),
         )
         .order_by()
         .values_list("profile_id", "channel", "topic_id", "status")
     )
-    return {(pk, channel, topic_id): status for pk, channel, topic_id, status in rows}
 
 
 def _suppressions_many(pairs: set) -> dict[tuple[str, str], set[str]]:
@@ -211,38 +170,49 @@ def _suppressions_many(pairs: set) -> dict[tuple[str, str], set[str]]:
     if not wanted:
         return {}
     found: dict[tuple[str, str], set[str]] = {}
-    rows = (
-        Suppression.objects.filter(
-            AnyOf(F("address"), list({address for address, _ in wanted})), lifted_at__isnull=True
-        )
-        .order_by()
-        .values_list("address", "channel", "reason")
-    )
+    rows = read_rows("facts:suppressions", _suppressions, list({a for a, _ in wanted}))
     for address, channel, reason in rows:
         if (address, channel) in wanted:
             found.setdefault((address, channel), set()).add(reason)
     return found
 
 
+def _suppressions(addresses):
+    return (
+        Suppression.objects.filter(AnyOf(F("address"), addresses), lifted_at__isnull=True)
+        .order_by()
+        .values_list("address", "channel", "reason")
+    )
+
+
 def _open_reviews(numbers: set[str]) -> set[str]:
     if not numbers:
         return set()
-    return set(
-        KeywordReview.objects.filter(AnyOf(F("address"), list(numbers)), status=ReviewStatus.OPEN)
+    rows = read_rows("facts:reviews", _reviews, list(numbers))
+    return {address for (address,) in rows}
+
+
+def _reviews(numbers):
+    return (
+        KeywordReview.objects.filter(AnyOf(F("address"), numbers), status=ReviewStatus.OPEN)
         .order_by()
-        .values_list("address", flat=True)
+        .values_list("address")
     )
 
 
 def _preferences_many(profile_ids: list[int]) -> dict[int, tuple[datetime | None, str]]:
     if not profile_ids:
         return {}
-    rows = (
+    rows = read_rows("facts:preferences", _preferences, profile_ids)
+    return {pk: (paused, primary) for pk, paused, primary in rows}
+
+
+def _preferences(profile_ids):
+    return (
         ContactPreference.objects.filter(AnyOf(F("profile_id"), profile_ids))
         .order_by()
         .values_list("profile_id", "paused_until", "primary_channel")
     )
-    return {pk: (paused, primary) for pk, paused, primary in rows}
 
 
 def caps_active() -> tuple[Cap, ...]:

@@ -15,7 +15,7 @@ next message to the same person is decided against.
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -24,7 +24,13 @@ from channels.models.outbox import WAITING
 from channels.services.claim import Batch, claim
 from channels.services.outbox import message_create, recent_sends_many
 from channels.services.results import send_claimed_many
-from channels.services.rows import AnyOf, concrete_attnames, fast_timestamps, instances
+from channels.services.rows import (
+    AnyOf,
+    concrete_attnames,
+    fast_timestamps,
+    instances,
+    read_rows,
+)
 from compliance.decide import Decision, Outcome, RecentSend, decide
 from compliance.facts import caps_active, facts_gather_many
 from compliance.models import ContactPreference, Topic
@@ -89,22 +95,11 @@ def _decide_and_claim(
 def _locked_profiles(ids: list[int]) -> dict[int, Profile]:
     """The messages' profiles, row-locked in pk order, each with its ContactPreference (or
     None) cached as select_related("preference") would leave it."""
-    owners = Message.objects.filter(AnyOf(F("pk"), ids)).values("profile_id")
-    rows = (
-        Profile.objects.select_for_update(of=("self",))
-        .filter(pk__in=owners)
-        .order_by("pk")
-        .values_list(*concrete_attnames(Profile))
-    )
-    db = rows.db
+    db = connection.alias  # the connection read_rows reads through
+    rows = read_rows("dispatch:profiles", _profiles_locking, ids)
     profiles = {p.pk: p for p in instances(Profile, rows, db=db)}
-    preferences = (
-        ContactPreference.objects.filter(AnyOf(F("profile_id"), list(profiles)))
-        .order_by()
-        .values_list(*concrete_attnames(ContactPreference))
-        .using(db)
-    )
-    found = {p.profile_id: p for p in instances(ContactPreference, preferences, db=db)}
+    rows = read_rows("dispatch:preferences", _preferences, list(profiles))
+    found = {p.profile_id: p for p in instances(ContactPreference, rows, db=db)}
     cache = Profile.preference.related  # the reverse one-to-one, as select_related sets it
     for pk, profile in profiles.items():
         preference = found.get(pk)
@@ -114,14 +109,29 @@ def _locked_profiles(ids: list[int]) -> dict[int, Profile]:
     return profiles
 
 
-def _locked_messages(ids: list[int], profiles: dict[int, Profile]) -> list[Message]:
-    rows = (
-        Message.objects.select_for_update()
-        .filter(AnyOf(F("pk"), ids), AnyOf(F("profile_id"), list(profiles)))
+def _profiles_locking(message_ids):
+    owners = Message.objects.filter(AnyOf(F("pk"), message_ids)).values("profile_id")
+    return (
+        Profile.objects.select_for_update(of=("self",))
+        .filter(pk__in=owners)
         .order_by("pk")
-        .values_list(*concrete_attnames(Message))
+        .values_list(*concrete_attnames(Profile))
     )
-    messages = instances(Message, rows, db=rows.db) if profiles else []
+
+
+def _preferences(profile_ids):
+    return (
+        ContactPreference.objects.filter(AnyOf(F("profile_id"), profile_ids))
+        .order_by()
+        .values_list(*concrete_attnames(ContactPreference))
+    )
+
+
+def _locked_messages(ids: list[int], profiles: dict[int, Profile]) -> list[Message]:
+    if not profiles:
+        return []
+    rows = read_rows("dispatch:messages", _messages_locking, ids, list(profiles))
+    messages = instances(Message, rows, db=connection.alias)
     # No ORDER BY: the Meta orderings cost Django more to compile than the rows to read.
     templates = MessageTemplate.objects.select_related("switch_template").order_by()
     _attach(messages, "template", templates)
@@ -130,6 +140,15 @@ def _locked_messages(ids: list[int], profiles: dict[int, Profile]) -> list[Messa
     for message in messages:
         message.profile = profiles[message.profile_id]
     return messages
+
+
+def _messages_locking(message_ids, profile_ids):
+    return (
+        Message.objects.select_for_update()
+        .filter(AnyOf(F("pk"), message_ids), AnyOf(F("profile_id"), profile_ids))
+        .order_by("pk")
+        .values_list(*concrete_attnames(Message))
+    )
 
 
 def _attach(messages: list[Message], name: str, queryset, *, many: bool = False) -> None:
@@ -142,8 +161,12 @@ def _attach(messages: list[Message], name: str, queryset, *, many: bool = False)
         return
     if many:
         model = queryset.model
-        found = queryset.filter(AnyOf(F("pk"), wanted)).values_list(*concrete_attnames(model))
-        rows = {obj.pk: obj for obj in instances(model, found, db=found.db)}
+        found = read_rows(
+            f"dispatch:{name}",
+            lambda pks: queryset.filter(AnyOf(F("pk"), pks)).values_list(*concrete_attnames(model)),
+            wanted,
+        )
+        rows = {obj.pk: obj for obj in instances(model, found, db=connection.alias)}
     else:
         rows = queryset.in_bulk(wanted)
     for message in messages:

@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from channels.models import Message, MessageStatus, MessageTemplate
 from compliance.decide import RecentSend
-from compliance.facts import AnyOf
 from compliance.models import Topic
+from compliance.reads import AnyOf
 from profiles.models import Event, Profile
 
 # Sends that count against caps: on their way or gone (unknown may have gone).

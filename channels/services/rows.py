@@ -3,8 +3,9 @@
 Dispatch reads a few hundred rows per batch (profiles, messages, their preferences), and
 most of its read time went to per-row and per-value Python, not to PostgreSQL:
 
-- `AnyOf` (compliance.facts, whose batch reads use it too): `column = ANY(%s)` with one
-  array parameter on PostgreSQL instead of a 200-parameter `IN (...)` list.
+- `AnyOf` and `read_rows` (compliance.reads, whose batch reads use them too): `column =
+  ANY(%s)` with one array literal on PostgreSQL instead of a 200-parameter `IN (...)` list,
+  and a values_list read's SQL compiled once per connection.
 - `instances`: model instances from `values_list` rows, exactly as `Model.from_db` builds
   them (the same attribute values, `_state.adding` False, `_state.db` set), without
   `Model.__init__`'s per-field setattr and signal sends. Used only for models with no
@@ -26,9 +27,9 @@ from django.db.models.base import ModelState
 from django.db.models.query_utils import DeferredAttribute
 from django.db.models.signals import post_init, pre_init
 
-from compliance.facts import AnyOf
+from compliance.reads import AnyOf, read_rows
 
-__all__ = ["AnyOf", "concrete_attnames", "fast_timestamps", "instances"]
+__all__ = ["AnyOf", "concrete_attnames", "fast_timestamps", "instances", "read_rows"]
 
 
 def concrete_attnames(model: type[Model]) -> list[str]:
