@@ -93,6 +93,24 @@ def test_a_code_collision_draws_new_codes_and_rewrites_the_body():
     assert message.body_text == f"Sale {saved.short_url} now"
 
 
+def test_two_links_of_a_batch_drawn_with_one_code_get_two_codes():
+    first, second = MessageFactory(), MessageFactory()
+    code = new_link_code()
+    links = [
+        PendingLink(first, "https://shop.example.com/a", code),
+        PendingLink(second, "https://shop.example.com/b", code),
+    ]
+    first.body_text, second.body_text = short_url(links[0]), short_url(links[1])
+
+    links_save(links)
+
+    stored = {link.message_id: link for link in Link.objects.all()}
+    assert len({link.code for link in stored.values()}) == 2
+    assert first.body_text == stored[first.pk].short_url
+    assert second.body_text == stored[second.pk].short_url
+    assert {link.url for link in stored.values()} == {link.url for link in links}
+
+
 @pytest.mark.parametrize(
     "text",
     ["", "x", "x" * 160, "x" * 161, "x" * 306, "x" * 307, "a^b" * 60, "’" * 71, "é" * 200],
