@@ -216,13 +216,17 @@ def _preferences(profile_ids):
 
 
 def caps_active() -> tuple[Cap, ...]:
-    fields = ("key", "kind", "channel", "action", "max_messages", "window_hours")
-    rows = (
+    return tuple(Cap(*row) for row in read_rows("facts:caps", _caps))
+
+
+def _caps():
+    return (
         FrequencyCap.objects.filter(is_active=True)
         .order_by("position", "id")
-        .values_list(*fields, "min_gap_minutes")
+        .values_list(
+            "key", "kind", "channel", "action", "max_messages", "window_hours", "min_gap_minutes"
+        )
     )
-    return tuple(Cap(*row) for row in rows)
 
 
 def _suppression(address: str, channel: str) -> str:

@@ -132,11 +132,12 @@ def _locked_messages(ids: list[int], profiles: dict[int, Profile]) -> list[Messa
         return []
     rows = read_rows("dispatch:messages", _messages_locking, ids, list(profiles))
     messages = instances(Message, rows, db=connection.alias)
-    # No ORDER BY: the Meta orderings cost Django more to compile than the rows to read.
-    templates = MessageTemplate.objects.select_related("switch_template").order_by()
+    templates = _rows_by_pk(MessageTemplate, {m.template_id for m in messages} - {None})
+    _switch_templates(templates.values())
     _attach(messages, "template", templates)
-    _attach(messages, "topic", Topic.objects.order_by())
-    _attach(messages, "trigger_event", Event.objects.order_by(), many=True)
+    _attach(messages, "topic", _rows_by_pk(Topic, {m.topic_id for m in messages} - {None}))
+    events = _rows_by_pk(Event, {m.trigger_event_id for m in messages} - {None})
+    _attach(messages, "trigger_event", events)
     for message in messages:
         message.profile = profiles[message.profile_id]
     return messages
@@ -151,24 +152,34 @@ def _messages_locking(message_ids, profile_ids):
     )
 
 
-def _attach(messages: list[Message], name: str, queryset, *, many: bool = False) -> None:
-    """Read each related row once for the batch, not once per message (a template's HTML
-    would otherwise come back with every message). `many`: there may be a row per message
-    (trigger events), read as `instances`."""
+def _rows_by_pk(model, pks: set[int]) -> dict:
+    """{pk: instance} of the rows with these pks, read as `instances` (no ORDER BY: the Meta
+    orderings cost Django more to compile than the rows to read)."""
+    if not pks:
+        return {}
+    rows = read_rows(f"dispatch:{model._meta.label}", _by_pk(model), list(pks))
+    return {obj.pk: obj for obj in instances(model, rows, db=connection.alias)}
+
+
+def _by_pk(model):
+    return lambda pks: (
+        model.objects.filter(AnyOf(F("pk"), pks)).order_by().values_list(*concrete_attnames(model))
+    )
+
+
+def _switch_templates(templates) -> None:
+    """Each template's switch twin cached on it, as select_related("switch_template") leaves
+    it (read only when a template has one)."""
+    twins = _rows_by_pk(MessageTemplate, {t.switch_template_id for t in templates} - {None})
+    field = MessageTemplate._meta.get_field("switch_template")
+    for template in templates:
+        field.set_cached_value(template, twins.get(template.switch_template_id))
+
+
+def _attach(messages: list[Message], name: str, rows: dict) -> None:
+    """Each message's related row, read once for the batch (a template's HTML would
+    otherwise come back with every message)."""
     attname = f"{name}_id"
-    wanted = list({getattr(m, attname) for m in messages} - {None})
-    if not wanted:
-        return
-    if many:
-        model = queryset.model
-        found = read_rows(
-            f"dispatch:{name}",
-            lambda pks: queryset.filter(AnyOf(F("pk"), pks)).values_list(*concrete_attnames(model)),
-            wanted,
-        )
-        rows = {obj.pk: obj for obj in instances(model, found, db=connection.alias)}
-    else:
-        rows = queryset.in_bulk(wanted)
     for message in messages:
         if getattr(message, attname) is not None:
             setattr(message, name, rows[getattr(message, attname)])
