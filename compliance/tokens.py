@@ -67,13 +67,18 @@ def _dumps(payload: dict, salt: str) -> str:
     """signing.dumps(payload, salt=salt, compress=True), character for character, with the
     HMAC key derived once per salt and secret (a dispatch batch signs two links per email)."""
     data = _json(payload).encode()  # ASCII (json.dumps escapes the rest), so latin-1 too
+    return _sign(data, _signer(salt, settings.SECRET_KEY))
+
+
+def _sign(data: bytes, signer) -> str:
+    """The rest of signing.dumps(compress=True) for the payload's JSON bytes."""
     compressed = zlib.compress(data)
     if len(compressed) < len(data) - 1:
         body = "." + _b64(compressed)
     else:
         body = _b64(data)
     value = f"{body}:{_timestamp(int(time.time()))}".encode()
-    signer = _signer(salt, settings.SECRET_KEY).copy()
+    signer = signer.copy()
     signer.update(value)
     return f"{value.decode()}:{_b64(signer.digest())}"
 
@@ -168,14 +173,29 @@ class HostedLinks:
         self._unsubscribe = absolute(path_with("compliance:unsubscribe", self.SLOT)).split(
             self.SLOT
         )
+        secret = settings.SECRET_KEY
+        self._signers = {salt: _signer(salt, secret) for salt in (PREFERENCES, UNSUBSCRIBE)}
 
     def preferences_url(self, profile: Profile) -> str:
         before, after = self._preferences
-        return f"{before}{make_token(PREFERENCES, profile)}{after}"
+        return f"{before}{self._token(PREFERENCES, profile)}{after}"
 
     def unsubscribe_url(self, profile: Profile, *, channel: str = "email", topic: str = "") -> str:
         before, after = self._unsubscribe
-        return f"{before}{make_token(UNSUBSCRIBE, profile, c=channel, t=topic)}{after}"
+        return f"{before}{self._token(UNSUBSCRIBE, profile, c=channel, t=topic)}{after}"
+
+    def _token(self, purpose: str, profile: Profile, **extra: str) -> str:
+        """make_token(purpose, profile, **extra), with the batch's keyed signer."""
+        pk, version = profile.pk, _version(profile)
+        if type(pk) is not int or type(version) is not int:
+            return make_token(purpose, profile, **extra)
+        data = f'{{"p":{pk},"v":{version}'
+        for key, value in extra.items():
+            if value:
+                if type(value) is not str:
+                    return make_token(purpose, profile, **extra)
+                data += f",{encode_basestring_ascii(key)}:{encode_basestring_ascii(value)}"
+        return _sign(f"{data}}}".encode(), self._signers[purpose])
 
 
 def confirm_url(profile: Profile, *, address: str) -> str:
