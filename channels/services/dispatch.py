@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import CharField, ExpressionWrapper, F
 from django.utils import timezone
 
 from channels.models import Message, MessageStatus, MessageTemplate
@@ -29,6 +29,7 @@ from channels.services.rows import (
     concrete_attnames,
     fast_timestamps,
     instances,
+    phone_from_db,
     read_rows,
 )
 from compliance.decide import Decision, Outcome, RecentSend, decide
@@ -97,6 +98,8 @@ def _locked_profiles(ids: list[int]) -> dict[int, Profile]:
     None) cached as select_related("preference") would leave it."""
     db = connection.alias  # the connection read_rows reads through
     rows = read_rows("dispatch:profiles", _profiles_locking, ids)
+    for index, row in enumerate(rows):
+        rows[index] = (*row[:_PHONE], phone_from_db(row[_PHONE]), *row[_PHONE + 1 :])
     profiles = {p.pk: p for p in instances(Profile, rows, db=db)}
     rows = read_rows("dispatch:preferences", _preferences, list(profiles))
     found = {p.profile_id: p for p in instances(ContactPreference, rows, db=db)}
@@ -111,12 +114,18 @@ def _locked_profiles(ids: list[int]) -> dict[int, Profile]:
 
 def _profiles_locking(message_ids):
     owners = Message.objects.filter(AnyOf(F("pk"), message_ids)).values("profile_id")
+    # The phone column as its text (no PhoneNumberField conversion): phone_from_db below.
+    columns = ["phone_text_" if name == "phone" else name for name in concrete_attnames(Profile)]
     return (
         Profile.objects.select_for_update(of=("self",))
         .filter(pk__in=owners)
         .order_by("pk")
-        .values_list(*concrete_attnames(Profile))
+        .annotate(phone_text_=ExpressionWrapper(F("phone"), output_field=CharField()))
+        .values_list(*columns)
     )
+
+
+_PHONE = concrete_attnames(Profile).index("phone")
 
 
 def _preferences(profile_ids):

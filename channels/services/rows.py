@@ -17,9 +17,11 @@ most of its read time went to per-row and per-value Python, not to PostgreSQL:
   when the session time zone is UTC, as Django sets it with USE_TZ. Restored on exit.
 """
 
+import re
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from datetime import UTC
+from functools import cache
 
 from django.db import connection
 from django.db.models import Model
@@ -29,7 +31,14 @@ from django.db.models.signals import post_init, pre_init
 
 from compliance.reads import AnyOf, read_rows
 
-__all__ = ["AnyOf", "concrete_attnames", "fast_timestamps", "instances", "read_rows"]
+__all__ = [
+    "AnyOf",
+    "concrete_attnames",
+    "fast_timestamps",
+    "instances",
+    "phone_from_db",
+    "read_rows",
+]
 
 
 def concrete_attnames(model: type[Model]) -> list[str]:
@@ -136,3 +145,32 @@ def _utc_loader(python_loader, oid: int):
 
         loader = _LOADERS[oid] = UtcTimestamptzLoader
     return loader
+
+
+# A North American number in E.164 (what profiles store for US and Canadian numbers).
+_NANP_E164 = re.compile(r"\+1[2-9]\d{2}[2-9]\d{6}")
+
+
+def phone_from_db(value):
+    """PhoneNumberField.from_db_value(value): phonenumbers parses every stored number again
+    (~30 us). For a North American E.164 number the parse always gives the same attributes
+    but the national number and the raw input (tests check this across every area code),
+    so those numbers are built from that shape; any other value is parsed as before."""
+    if type(value) is str and _NANP_E164.fullmatch(value):
+        from phonenumber_field.phonenumber import PhoneNumber
+
+        number = PhoneNumber.__new__(PhoneNumber)
+        number.__dict__.update(_nanp_shape(), national_number=int(value[2:]), raw_input=value)
+        return number
+    from phonenumber_field.phonenumber import to_python
+
+    return to_python(value)
+
+
+@cache
+def _nanp_shape() -> dict:
+    """The attributes phonenumbers gives a parsed North American E.164 number (from
+    phonenumbers itself, for one such number)."""
+    from phonenumber_field.phonenumber import to_python
+
+    return dict(to_python("+12025550123").__dict__)

@@ -40,6 +40,28 @@ def test_instances_are_what_from_db_builds(model):
     assert all(type(obj) is model for obj in built)
 
 
+def test_a_north_american_number_is_built_as_phonenumbers_parses_it():
+    import random
+
+    from phonenumber_field.phonenumber import PhoneNumber, to_python
+
+    from channels.services.rows import phone_from_db
+
+    rng = random.Random(4)
+    numbers = [
+        f"+1{npa}{rng.randint(2, 9)}{rng.randint(0, 999_999):06d}"
+        for npa in range(200, 1000)
+        for _ in range(3)
+    ]
+    for value in [*numbers, "+442071838750", "+1415555", "415-555-0123", "", None, "junk"]:
+        built, parsed = phone_from_db(value), to_python(value)
+        assert type(built) is type(parsed)
+        if isinstance(parsed, PhoneNumber):
+            assert built.__dict__ == parsed.__dict__ and built == parsed
+        else:
+            assert built == parsed
+
+
 def test_fast_timestamps_read_the_same_aware_datetimes_and_restore_django_s_loader():
     MessageFactory.create_batch(3)
     before = list(Message.objects.order_by("pk").values_list("created_at", "updated_at"))
@@ -134,3 +156,31 @@ def test_strings_match_exactly_through_the_array_literal():
     found = Profile.objects.filter(AnyOf(F("external_id"), AWKWARD)).values_list("pk", flat=True)
     assert set(found) == {p.pk for p in people}
     assert not Profile.objects.filter(AnyOf(F("external_id"), ["a", "b\\"])).exists()
+
+
+def test_the_locked_profiles_are_what_select_related_gives():
+    from django.db import transaction
+
+    from channels.services.dispatch import _locked_messages, _locked_profiles
+
+    people = [
+        ProfileFactory(phone="+14155550123", traits={"state": "FL"}),
+        ProfileFactory(phone="+442071838750"),
+        ProfileFactory(phone=None),
+    ]
+    ContactPreference.objects.create(profile=people[0], token_version=2, primary_channel="sms")
+    messages = [MessageFactory(profile=person) for person in people]
+    ids = [m.pk for m in messages]
+
+    with transaction.atomic(), fast_timestamps():
+        profiles = _locked_profiles(ids)
+        locked = _locked_messages(ids, profiles)
+    expected = {p.pk: p for p in Profile.objects.select_related("preference")}
+    assert set(profiles) == set(expected)
+    for pk, profile in profiles.items():
+        assert _state(profile) == _state(expected[pk])
+        mine = Profile.preference.related.get_cached_value(profile)
+        theirs = Profile.preference.related.get_cached_value(expected[pk])
+        assert (mine and _state(mine)) == (theirs and _state(theirs))
+    assert [_state(m) for m in locked] == [_state(m) for m in Message.objects.order_by("pk")]
+    assert all(m.template.switch_template is None for m in locked)
