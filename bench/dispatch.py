@@ -9,13 +9,13 @@ It builds a fresh database (PostgreSQL `tandem_bench_dispatch` on postgres@127.0
 dropped and recreated; or a SQLite file in a temp folder), migrates it, seeds N profiles
 subscribed to email (half also to SMS), one marketing email and one marketing SMS
 template, queues one message per profile (half email, half SMS, so no frequency cap
-defers them) and runs ANALYZE. Then, in this single process (one worker), it dispatches every message in
-batches of B through `channels.services.dispatch_many` (B=1: `dispatch`, one at a time):
-profile row locks, compliance decisions, render (inlined CSS, tracked links), claim,
-console adapter, record. It checks every message ended `sent` and prints the rate, the SQL
-statements per message, the worker's CPU a message, its PostgreSQL backend's CPU (from
-/proc) and the target it is compared with. `--profile` prints the 25 functions with the
-most cumulative time.
+defers them) and runs ANALYZE. Then, in this single process (one worker), it dispatches
+every message in batches of B through `channels.services.dispatch_many` (B=1: `dispatch`,
+one at a time): profile row locks, compliance decisions, render (inlined CSS, tracked
+links), claim, console adapter, record. It checks every message ended `sent` and prints
+the rate, the SQL statements per message, the worker's CPU a message, its PostgreSQL
+backend's CPU (from /proc) and the target it is compared with. `--profile` prints the 25
+functions with the most cumulative time.
 """
 
 from __future__ import annotations
