@@ -127,12 +127,43 @@ def _rows_source(objs, columns) -> tuple[str, list]:
     ]
     if connection.vendor == "postgresql":
         # One array per column: a handful of parameters instead of rows x columns.
-        slot = binary_slot()
-        arrays = ", ".join(f"{slot}::{_array_type(field)}[]" for field in columns)
+        slots, params = [], []
+        for field, column in zip(columns, zip(*values, strict=True), strict=True):
+            literal = _short_literal(column)
+            slots.append(
+                f"{'%s' if literal is not None else binary_slot()}::{_array_type(field)}[]"
+            )
+            params.append(literal if literal is not None else list(column))
         names = ", ".join(f"column{i}" for i in range(1, len(columns) + 1))
-        return f"unnest({arrays}) AS v({names})", [list(c) for c in zip(*values, strict=True)]
+        return f"unnest({', '.join(slots)}) AS v({names})", params
     row = "(" + ", ".join(["%s"] * len(columns)) + ")"
     return f"(VALUES {', '.join([row] * len(objs))}) AS v", [v for row in values for v in row]
+
+
+SHORT = 256  # characters: longer strings (the rendered bodies) go as binary arrays
+
+
+def _short_literal(column) -> str | None:
+    """PostgreSQL's text form of an array of ints, or of short strings (None is NULL): one
+    string parameter for a column of ids, statuses or reasons, where psycopg's binary array
+    dumper works element by element in Python. None: dump the column as a binary array."""
+    if all(type(value) is int or value is None for value in column):
+        return "{" + ",".join("NULL" if v is None else str(v) for v in column) + "}"
+    if all(
+        value is None or (type(value) is str and len(value) <= SHORT and "\x00" not in value)
+        for value in column
+    ):
+        return (
+            "{"
+            + ",".join(
+                "NULL"
+                if value is None
+                else '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+                for value in column
+            )
+            + "}"
+        )
+    return None
 
 
 def _converter(field):
