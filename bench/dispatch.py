@@ -120,7 +120,6 @@ def run(kind: str, count: int, batch: int, profile: bool, sort: str = "cumulativ
     setup_django(fresh_database(kind))
     import time_machine
     from django.db import connection
-    from django.test.utils import CaptureQueriesContext
 
     from channels.models import Message
 
@@ -142,7 +141,11 @@ def run(kind: str, count: int, batch: int, profile: bool, sort: str = "cumulativ
         reverse("compliance:preferences", args=["x"])
         backend_cpu = _backend_cpu_clock(connection)
         profiler = _profiler(profile)
-        with CaptureQueriesContext(connection) as queries:
+        # Counted by an execute wrapper, not CaptureQueriesContext: its debug cursor formats
+        # every statement with its parameters (a batch's rendered bodies), which a worker
+        # does not do.
+        queries = []
+        with connection.execute_wrapper(_counter(queries)):
             started, cpu_started = time.perf_counter(), time.process_time()
             backend_started = backend_cpu()
             dispatch_all(messages, batch)
@@ -178,6 +181,14 @@ def run(kind: str, count: int, batch: int, profile: bool, sort: str = "cumulativ
         import pstats
 
         pstats.Stats(profiler).sort_stats(sort).print_stats(25)
+
+
+def _counter(queries: list):
+    def count(execute, sql, params, many, context):
+        queries.append(sql)
+        return execute(sql, params, many, context)
+
+    return count
 
 
 def _backend_cpu_clock(connection):
