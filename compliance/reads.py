@@ -15,7 +15,7 @@ Two costs of the ORM there were not PostgreSQL's:
 from collections.abc import Callable
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import Lookup, QuerySet
 
 # Columns whose values AnyOf passes as one array literal, and the literal's element type.
@@ -76,7 +76,9 @@ def read_rows(key: str, build: Callable[..., QuerySet], *arrays: list) -> list[t
     name one shape of query) and run again with each call's arrays."""
     if connection.vendor != "postgresql":
         return list(build(*arrays))
-    compiled = connection.__dict__.setdefault("_tandem_compiled_reads", {})
+    # Kept on this thread's connection object (django.db.connection is a proxy shared by
+    # every thread): a compiler belongs to its connection.
+    compiled = connections[connection.alias].__dict__.setdefault("_tandem_compiled_reads", {})
     entry = compiled.get(key)
     if entry is None:
         slots = [ArraySlot(index) for index in range(len(arrays))]

@@ -184,3 +184,33 @@ def test_the_locked_profiles_are_what_select_related_gives():
         assert (mine and _state(mine)) == (theirs and _state(theirs))
     assert [_state(m) for m in locked] == [_state(m) for m in Message.objects.order_by("pk")]
     assert all(m.template.switch_template is None for m in locked)
+
+
+def test_a_compiled_read_belongs_to_its_thread_s_connection():
+    import threading
+
+    from django.db import connections
+
+    from compliance.reads import read_rows
+
+    MessageFactory()
+    ids = list(Message.objects.values_list("pk", flat=True))
+
+    def build(pks):
+        return Message.objects.filter(AnyOf(F("pk"), pks)).order_by().values_list("pk")
+
+    assert read_rows("test:pks", build, ids) == [(pk,) for pk in ids]
+    mine = connections[connection.alias]
+    seen = {}
+
+    def other_thread():
+        seen["compiled"] = "_tandem_compiled_reads" in connections[connection.alias].__dict__
+        connections.close_all()
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    thread.join()
+    assert seen["compiled"] is False
+    assert (
+        connection.vendor != "postgresql" or "test:pks" in mine.__dict__["_tandem_compiled_reads"]
+    )
