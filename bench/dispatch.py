@@ -8,13 +8,14 @@ One command, from the project folder:
 It builds a fresh database (PostgreSQL `tandem_bench_dispatch` on postgres@127.0.0.1:5432,
 dropped and recreated; or a SQLite file in a temp folder), migrates it, seeds N profiles
 subscribed to email (half also to SMS), one marketing email and one marketing SMS
-template, and queues one message per profile (half email, half SMS, so no frequency cap
-defers them). Then, in this single process (one worker), it dispatches every message in
-batches of B through `channels.services.dispatch_many` (B=1: `dispatch`, one at a time):
-profile row locks, compliance decisions, render (inlined CSS, tracked links), claim,
-console adapter, record. It checks every message ended `sent` and prints one line with the
-rate, the SQL statements per message and the target it is compared with. `--profile`
-prints the 25 functions with the most cumulative time.
+template, queues one message per profile (half email, half SMS, so no frequency cap
+defers them) and runs ANALYZE. Then, in this single process (one worker), it dispatches
+every message in batches of B through `channels.services.dispatch_many` (B=1: `dispatch`,
+one at a time): profile row locks, compliance decisions, render (inlined CSS, tracked
+links), claim, console adapter, record. It checks every message ended `sent` and prints
+the rate, the SQL statements per message, the worker's CPU a message, its PostgreSQL
+backend's CPU (from /proc) and the target it is compared with. `--profile` prints the 25
+functions with the most cumulative time.
 """
 
 from __future__ import annotations
@@ -119,24 +120,39 @@ def run(kind: str, count: int, batch: int, profile: bool, sort: str = "cumulativ
     setup_django(fresh_database(kind))
     import time_machine
     from django.db import connection
-    from django.test.utils import CaptureQueriesContext
 
     from channels.models import Message
 
     # Noon in Chicago on a Tuesday: inside quiet hours for every profile.
     with time_machine.travel("2026-03-10T17:00:00Z", tick=True):
         messages = seed(count)
+        # A live database has planner statistics (autovacuum analyzes a bulk load within a
+        # minute or so); without them PostgreSQL scanned every channel consent row per batch.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
         # A long-running worker has loaded the phone place data (~1 s, once per process,
         # on the first US text it decides) before the batches this measures.
         from compliance.quiet_hours import recipient_location
 
         recipient_location(phone="+12125550199")
+        # ... and has resolved its URL patterns once (~0.2 s, Django's first reverse()).
+        from django.urls import reverse
+
+        reverse("compliance:preferences", args=["x"])
+        backend_cpu = _backend_cpu_clock(connection)
         profiler = _profiler(profile)
-        with CaptureQueriesContext(connection) as queries:
+        # Counted by an execute wrapper, not CaptureQueriesContext: its debug cursor formats
+        # every statement with its parameters (a batch's rendered bodies), which a worker
+        # does not do.
+        queries = []
+        with connection.execute_wrapper(_counter(queries)):
             started, cpu_started = time.perf_counter(), time.process_time()
+            backend_started = backend_cpu()
             dispatch_all(messages, batch)
             elapsed = time.perf_counter() - started
             cpu = time.process_time() - cpu_started
+            backend_ended = backend_cpu()
+            backend = None if backend_started is None else backend_ended - backend_started
         if profiler:
             profiler.disable()
     from django.db.models import Count
@@ -152,13 +168,47 @@ def run(kind: str, count: int, batch: int, profile: bool, sort: str = "cumulativ
         f"target >= {TARGET_PER_SECOND:,}/s per worker on PostgreSQL"
     )
     print(
-        f"    worker CPU {cpu:.1f} s of {elapsed:.1f} s wall ({count / cpu:,.0f} messages per "
-        f"CPU second); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+        f"    worker CPU {cpu:.2f} s of {elapsed:.2f} s wall ({count / cpu:,.0f} messages per "
+        f"CPU second, {cpu / count * 1e6:,.0f} us a message); "
+        + (
+            f"PostgreSQL backend CPU {backend:.2f} s ({backend / count * 1e6:,.0f} us a message); "
+            if backend is not None
+            else ""
+        )
+        + f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
     if profiler:
         import pstats
 
         pstats.Stats(profiler).sort_stats(sort).print_stats(25)
+
+
+def _counter(queries: list):
+    def count(execute, sql, params, many, context):
+        queries.append(sql)
+        return execute(sql, params, many, context)
+
+    return count
+
+
+def _backend_cpu_clock(connection):
+    """A function reading the CPU seconds (user + system) of this connection's PostgreSQL
+    backend process from /proc (the server runs on this machine); None where it cannot."""
+    if connection.vendor != "postgresql":
+        return lambda: None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    stat, tick = Path(f"/proc/{pid}/stat"), os.sysconf("SC_CLK_TCK")
+
+    def read() -> float | None:
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / tick
+
+    return read if read() is not None else lambda: None
 
 
 def _profiler(enabled: bool):

@@ -14,6 +14,8 @@ and the caller renders with Django, so the fast path never guesses.
 
 from __future__ import annotations
 
+from html import escape
+
 from django.template import Context
 from django.template.base import (
     FilterExpression,
@@ -29,14 +31,21 @@ from django.template.defaulttags import (
     IfNode,
     TemplateLiteral,
 )
-from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString
 
 _TEXT, _VAR, _IF, _ESCAPE = range(4)
 _UNSUPPORTED = object()
 # Context flags render_value_in_context reads (use_tz, use_l10n: Django's defaults).
 _CONTEXTS = {True: Context(autoescape=True), False: Context(autoescape=False)}
-_PLAIN = (str, SafeString)
+# With `mark`, each escaped text value is written between these (private-use characters):
+# channels.css finds the values of a rendered page by them.
+MARK_OPEN, MARK_CLOSE = "\ue000", "\ue001"
+
+
+class Marked(SafeString):
+    """A render_flat(mark=True) result: its marks are ours, so a template it is a value of
+    writes it as it is (any other text holding a mark character makes the marked render
+    step aside, so that removing the marks always gives back the unmarked text)."""
 
 
 class _Miss(Exception):
@@ -53,12 +62,25 @@ def plan_for(template: Template):
     return plan
 
 
-def render_flat(plan, values: dict, *, autoescape: bool) -> SafeString | None:
-    """The template rendered against `values`, or None: render this one with Django."""
+def render_flat(plan, values: dict, *, autoescape: bool, mark: bool = False) -> SafeString | None:
+    """The template rendered against `values`, or None: render this one with Django.
+
+    `mark`: every plain string value written escaped is put between MARK_OPEN and
+    MARK_CLOSE (values written as they are, safe strings included, are not), and the result
+    is Marked; None if any other text of the page holds a mark character."""
     try:
+        if mark:
+            return Marked("".join(_run(plan, values, autoescape, True)))
         return SafeString("".join(_run(plan, values, autoescape)))
     except _Miss:
         return None
+
+
+def _unmarked(text: str) -> str:
+    """`text` for a marked render: only our own marks may be in the page."""
+    if MARK_OPEN in text or MARK_CLOSE in text:
+        raise _Miss
+    return text
 
 
 def _steps(nodelist) -> tuple | None:
@@ -121,22 +143,33 @@ def _value(values: dict, lookups: tuple[str, ...]):
     return current
 
 
-def _run(plan, values: dict, autoescape: bool):
+def _run(plan, values: dict, autoescape: bool, mark: bool = False):
     out = []
     for kind, arg in plan:
         if kind == _TEXT:
-            out.append(arg)
+            out.append(_unmarked(arg) if mark else arg)
         elif kind == _VAR:
             value = _value(values, arg)
-            if type(value) in _PLAIN:
-                out.append(conditional_escape(value) if autoescape else value)
+            value_type = type(value)
+            if value_type is str:
+                if not mark:
+                    out.append(escape(value) if autoescape else value)
+                elif autoescape:  # conditional_escape's answer for a str: html.escape
+                    out.append(f"{MARK_OPEN}{_unmarked(escape(value))}{MARK_CLOSE}")
+                else:
+                    out.append(_unmarked(value))
+            elif value_type is SafeString:
+                out.append(_unmarked(value) if mark else value)  # conditional_escape's answer
+            elif value_type is Marked:
+                out.append(value if mark else value.replace(MARK_OPEN, "").replace(MARK_CLOSE, ""))
             else:
-                out.append(render_value_in_context(value, _CONTEXTS[autoescape]))
+                text = render_value_in_context(value, _CONTEXTS[autoescape])
+                out.append(_unmarked(text) if mark else text)
         elif kind == _ESCAPE:
-            out.append("".join(_run(arg[1], values, arg[0])))
+            out.append("".join(_run(arg[1], values, arg[0], mark)))
         else:
             for lookups, inner in arg:
                 if lookups is None or _value(values, lookups):
-                    out.append("".join(_run(inner, values, autoescape)))
+                    out.append("".join(_run(inner, values, autoescape, mark)))
                     break
     return out

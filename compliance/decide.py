@@ -166,6 +166,8 @@ def _breach(
     if cap.channel not in (CapScope.ANY, channel):
         return None
     if cap.kind == CapKind.GAP:
+        if not sends:  # no earlier send to keep a gap from
+            return None
         times = _times(sends, cap.channel, at, None)
         gap = timedelta(minutes=cap.min_gap_minutes or 0)
         return times[-1] + gap if times and at - times[-1] < gap else None
@@ -173,7 +175,7 @@ def _breach(
         limit, window = state_daily_limit(location.states), timedelta(hours=24)
     else:
         limit, window = cap.max_messages, timedelta(hours=cap.window_hours or 0)
-    if not limit:
+    if not limit or (not sends and limit > 0):  # no limit, or none of it used
         return None
     times = _times(sends, cap.channel, at, window)
     return times[len(times) - limit] + window if len(times) >= limit else None

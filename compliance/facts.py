@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from compliance.decide import (
@@ -31,8 +31,11 @@ from compliance.models import (
     Suppression,
     Topic,
 )
+from compliance.reads import AnyOf, read_rows
 from compliance.services import consent_status, profile_address, topic_from
 from profiles.models import Channel, Profile
+
+CHANNELS = tuple(Channel.values)  # (Channel.values builds its list on every read)
 
 
 def decide_send(
@@ -85,29 +88,38 @@ def facts_gather(*, profile: Profile, topic: Topic | None = None) -> Facts:
 
 
 def facts_gather_many(
-    *, profiles: Iterable[Profile], topics: Mapping[int, Topic | None]
+    *,
+    profiles: Iterable[Profile],
+    topics: Mapping[int, Topic | None],
+    preferences: Mapping[int, ContactPreference | None] | None = None,
 ) -> dict[int, Facts]:
     """facts_gather for many profiles in four queries: {profile id: Facts}.
 
     `topics` names the topic to read consent for, per profile id (absent: no topic).
+    `preferences`: the ContactPreference (or None: none) of profiles the caller has already
+    read, under the same profile locks; the others are read here.
     """
     profiles = {profile.pk: profile for profile in profiles}
     addresses = {
         (pk, channel): profile_address(profile, channel)
         for pk, profile in profiles.items()
-        for channel in Channel.values
+        for channel in CHANNELS
     }
     states = _subscription_states(profiles, topics)
     blocked = _suppressions_many(set(addresses.items()))
     reviewed = _open_reviews({a for (_, ch), a in addresses.items() if a and ch == Channel.SMS})
-    preferences = _preferences_many(profiles)
+    known = preferences or {}
+    preferences = _preferences_many([pk for pk in profiles if pk not in known])
+    for pk, preference in known.items():
+        if preference is not None:
+            preferences[pk] = (preference.paused_until, preference.primary_channel)
     return {
         pk: Facts(
             channels={
                 channel: _channel_facts(
                     addresses[pk, channel], channel, states, pk, topics.get(pk), blocked, reviewed
                 )
-                for channel in Channel.values
+                for channel in CHANNELS
             },
             paused_until=preferences.get(pk, (None, ""))[0],
             primary_channel=preferences.get(pk, (None, ""))[1],
@@ -137,11 +149,20 @@ def _topic_state(channel_state: str, states: dict, pk: int, channel: str, topic)
 
 
 def _subscription_states(profiles: dict, topics: Mapping[int, Topic | None]) -> dict:
-    topic_ids = {topic.pk for topic in topics.values() if topic is not None}
-    rows = Subscription.objects.filter(
-        Q(topic__isnull=True) | Q(topic_id__in=topic_ids), profile_id__in=list(profiles)
-    ).values_list("profile_id", "channel", "topic_id", "status")
+    topic_ids = list({topic.pk for topic in topics.values() if topic is not None})
+    rows = read_rows("facts:subscriptions", _subscriptions, list(profiles), topic_ids)
     return {(pk, channel, topic_id): status for pk, channel, topic_id, status in rows}
+
+
+def _subscriptions(profile_ids, topic_ids):
+    return (
+        Subscription.objects.filter(
+            Q(topic__isnull=True) | Q(AnyOf(F("topic_id"), topic_ids)),
+            AnyOf(F("profile_id"), profile_ids),
+        )
+        .order_by()
+        .values_list("profile_id", "channel", "topic_id", "status")
+    )
 
 
 def _suppressions_many(pairs: set) -> dict[tuple[str, str], set[str]]:
@@ -149,45 +170,62 @@ def _suppressions_many(pairs: set) -> dict[tuple[str, str], set[str]]:
     if not wanted:
         return {}
     found: dict[tuple[str, str], set[str]] = {}
-    rows = Suppression.objects.filter(
-        address__in={address for address, _ in wanted}, lifted_at__isnull=True
-    ).values_list("address", "channel", "reason")
+    rows = read_rows("facts:suppressions", _suppressions, list({a for a, _ in wanted}))
     for address, channel, reason in rows:
         if (address, channel) in wanted:
             found.setdefault((address, channel), set()).add(reason)
     return found
 
 
+def _suppressions(addresses):
+    return (
+        Suppression.objects.filter(AnyOf(F("address"), addresses), lifted_at__isnull=True)
+        .order_by()
+        .values_list("address", "channel", "reason")
+    )
+
+
 def _open_reviews(numbers: set[str]) -> set[str]:
     if not numbers:
         return set()
-    return set(
-        KeywordReview.objects.filter(address__in=numbers, status=ReviewStatus.OPEN).values_list(
-            "address", flat=True
-        )
+    rows = read_rows("facts:reviews", _reviews, list(numbers))
+    return {address for (address,) in rows}
+
+
+def _reviews(numbers):
+    return (
+        KeywordReview.objects.filter(AnyOf(F("address"), numbers), status=ReviewStatus.OPEN)
+        .order_by()
+        .values_list("address")
     )
 
 
-def _preferences_many(profiles: dict) -> dict[int, tuple[datetime | None, str]]:
-    rows = ContactPreference.objects.filter(profile_id__in=list(profiles)).values_list(
-        "profile_id", "paused_until", "primary_channel"
-    )
+def _preferences_many(profile_ids: list[int]) -> dict[int, tuple[datetime | None, str]]:
+    if not profile_ids:
+        return {}
+    rows = read_rows("facts:preferences", _preferences, profile_ids)
     return {pk: (paused, primary) for pk, paused, primary in rows}
 
 
+def _preferences(profile_ids):
+    return (
+        ContactPreference.objects.filter(AnyOf(F("profile_id"), profile_ids))
+        .order_by()
+        .values_list("profile_id", "paused_until", "primary_channel")
+    )
+
+
 def caps_active() -> tuple[Cap, ...]:
-    rows = FrequencyCap.objects.filter(is_active=True).order_by("position", "id")
-    return tuple(
-        Cap(
-            key=row.key,
-            kind=row.kind,
-            channel=row.channel,
-            action=row.action,
-            max_messages=row.max_messages,
-            window_hours=row.window_hours,
-            min_gap_minutes=row.min_gap_minutes,
+    return tuple(Cap(*row) for row in read_rows("facts:caps", _caps))
+
+
+def _caps():
+    return (
+        FrequencyCap.objects.filter(is_active=True)
+        .order_by("position", "id")
+        .values_list(
+            "key", "kind", "channel", "action", "max_messages", "window_hours", "min_gap_minutes"
         )
-        for row in rows
     )
 
 

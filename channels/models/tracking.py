@@ -13,8 +13,21 @@ CODE_ALPHABET = string.ascii_letters + string.digits
 CODE_LENGTH = 7
 
 
+# Random bytes below this map evenly onto the alphabet (byte % 62); the rest are redrawn.
+_EVEN_BELOW = 256 - 256 % len(CODE_ALPHABET)
+
+
 def new_link_code() -> str:
-    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    """CODE_LENGTH characters, each drawn uniformly from CODE_ALPHABET by `secrets` (one
+    token_bytes call, not one secrets.choice per character)."""
+    chars: list[str] = []
+    while len(chars) < CODE_LENGTH:
+        chars += [
+            CODE_ALPHABET[byte % len(CODE_ALPHABET)]
+            for byte in secrets.token_bytes(CODE_LENGTH + 2)
+            if byte < _EVEN_BELOW
+        ]
+    return "".join(chars[:CODE_LENGTH])
 
 
 class Link(models.Model):

@@ -15,6 +15,7 @@ pass through unchanged (a str for a CharField, an aware datetime on PostgreSQL) 
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from operator import attrgetter
 
 from django.db import connection
 from django.db.models import (
@@ -103,6 +104,11 @@ def server_bound_cursor():
     return connection.make_cursor(raw)
 
 
+def binary_slot() -> str:
+    """The placeholder for an array parameter: binary where the cursor can bind it so."""
+    return "%b" if _binary_arrays() else "%s"
+
+
 def _binary_arrays() -> bool:
     """Server-side binding, and with it binary arrays: PostgreSQL through psycopg 3."""
     if connection.vendor != "postgresql":
@@ -114,20 +120,69 @@ def _binary_arrays() -> bool:
 
 def _rows_source(objs, columns) -> tuple[str, list]:
     """The new values as a relation `v(column1, column2, ...)`, and its parameters."""
-    converters = [_converter(field) for field in columns]
-    names = [field.attname for field in columns]
-    values = [
-        [convert(getattr(obj, name)) for convert, name in zip(converters, names, strict=True)]
-        for obj in objs
+    read = attrgetter(*(field.attname for field in columns))
+    rows = [read(obj) for obj in objs] if len(columns) > 1 else [(read(obj),) for obj in objs]
+    prepared = [
+        _prepared(field, [row[index] for row in rows]) for index, field in enumerate(columns)
     ]
     if connection.vendor == "postgresql":
         # One array per column: a handful of parameters instead of rows x columns.
-        slot = "%b" if _binary_arrays() else "%s"
-        arrays = ", ".join(f"{slot}::{_array_type(field)}[]" for field in columns)
+        slots, params = [], []
+        for field, column in zip(columns, prepared, strict=True):
+            literal = _short_literal(column)
+            slots.append(
+                f"{'%s' if literal is not None else binary_slot()}::{_array_type(field)}[]"
+            )
+            params.append(literal if literal is not None else list(column))
         names = ", ".join(f"column{i}" for i in range(1, len(columns) + 1))
-        return f"unnest({arrays}) AS v({names})", [list(c) for c in zip(*values, strict=True)]
+        return f"unnest({', '.join(slots)}) AS v({names})", params
     row = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    return f"(VALUES {', '.join([row] * len(objs))}) AS v", [v for row in values for v in row]
+    values = [value for row in zip(*prepared, strict=True) for value in row]
+    return f"(VALUES {', '.join([row] * len(objs))}) AS v", values
+
+
+SHORT = 256  # characters: longer strings (the rendered bodies) go as binary arrays
+
+
+def _short_literal(column) -> str | None:
+    """PostgreSQL's text form of an array of ints, or of short strings (None is NULL): one
+    string parameter for a column of ids, statuses or reasons, where psycopg's binary array
+    dumper works element by element in Python. None: dump the column as a binary array."""
+    if all(type(value) is int or value is None for value in column):
+        return "{" + ",".join("NULL" if v is None else str(v) for v in column) + "}"
+    if all(
+        value is None or (type(value) is str and len(value) <= SHORT and "\x00" not in value)
+        for value in column
+    ):
+        return (
+            "{"
+            + ",".join(
+                "NULL"
+                if value is None
+                else '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+                for value in column
+            )
+            + "}"
+        )
+    return None
+
+
+def _prepared(field, column: list) -> list:
+    """The column's values as get_db_prep_save would give them: as they are where every
+    value's type is one it returns unchanged (one check for the column), else value by
+    value."""
+    same = _unchanged_types(field)
+    if same and set(map(type, column)) <= same:
+        return column
+    convert = _converter(field)
+    return [convert(value) for value in column]
+
+
+def _unchanged_types(field) -> frozenset:
+    if isinstance(field, JSONField) and connection.vendor == "postgresql":
+        return frozenset()
+    same = _UNCHANGED.get(type(field), ())
+    return frozenset((*same, type(None))) if same else frozenset()
 
 
 def _converter(field):

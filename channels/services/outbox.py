@@ -5,12 +5,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, connection
-from django.db.models import JSONField
+from django.db.models import F, JSONField
 from django.utils import timezone
 
 from channels.models import Message, MessageStatus, MessageTemplate
 from compliance.decide import RecentSend
 from compliance.models import Topic
+from compliance.reads import AnyOf
 from profiles.models import Event, Profile
 
 # Sends that count against caps: on their way or gone (unknown may have gone).
@@ -198,6 +199,7 @@ def recent_sends(*, profile: Profile, at: datetime, exclude: int | None = None) 
             sending_started_at__gt=at - RECENT_WINDOW,
         )
         .exclude(pk=exclude)
+        .order_by()
         .values_list("sending_started_at", "channel", "category")
     )
     return [
@@ -211,11 +213,12 @@ def recent_sends_many(
     """recent_sends for many people in one query: {profile id: sends} (absent: none)."""
     rows = (
         Message.objects.filter(
-            profile_id__in=profile_ids,
+            AnyOf(F("profile_id"), list(profile_ids)),
             status__in=COUNTED,
             sending_started_at__gt=at - RECENT_WINDOW,
         )
-        .exclude(pk__in=list(exclude))
+        .exclude(AnyOf(F("pk"), list(exclude)))
+        .order_by()
         .values_list("profile_id", "sending_started_at", "channel", "category")
     )
     sends: dict[int, list[RecentSend]] = {}

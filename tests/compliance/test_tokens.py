@@ -41,3 +41,28 @@ def test_a_long_address_token_is_compressed_and_reads_back():
 
     assert token.startswith(".")
     assert read_token(CONFIRM, token).address == "b" * 200 + "@example.com"
+
+
+@pytest.mark.parametrize("extra", [{"c": "email", "t": "offers"}, {"c": "sms", "t": ""}])
+def test_a_batch_s_links_are_the_single_links(extra):
+    from compliance.tokens import HostedLinks, preferences_url, unsubscribe_url
+
+    profile = ProfileFactory()
+    with time_machine.travel("2026-03-10T17:00:00Z", tick=False):
+        links = HostedLinks()
+        assert links.preferences_url(profile) == preferences_url(profile)
+        assert links.unsubscribe_url(
+            profile, channel=extra["c"], topic=extra["t"]
+        ) == unsubscribe_url(profile, channel=extra["c"], topic=extra["t"])
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{"p": 1, "v": 2}, {"p": 1, "v": 1, "a": 'zoë "q" \\ \u2028'}, {"p": True, "v": 1}, {"ü": 1}],
+)
+def test_the_payload_json_is_json_dumps(payload):
+    import json
+
+    from compliance.tokens import _json
+
+    assert _json(payload) == json.dumps(payload, separators=(",", ":"))
