@@ -29,17 +29,14 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
+from journeys import claims, writes
 from journeys import graph as graphs
-from journeys import writes
 from journeys.models import (
     Enrollment,
     EnrollmentStatus,
     Journey,
-    JourneyStatus,
     JourneyVersion,
 )
 from journeys.steps import Context, Result, registry
@@ -109,29 +106,15 @@ def claim(
     """Lease up to `limit` active enrollments not leased by anyone else: the due ones (by
     how long they have been due), or, with due=False, these `ids` due or not."""
     now = now or timezone.now()
-    token = uuid.uuid4().hex
-    with transaction.atomic():
-        candidates = Enrollment.objects.filter(
-            status=EnrollmentStatus.ACTIVE,
-            journey__status=JourneyStatus.ACTIVE,
-            **({"next_run_at__lte": now} if due else {}),
-        ).filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        if ids is not None:
-            candidates = candidates.filter(pk__in=ids)
-        if connection.features.has_select_for_update_skip_locked:
-            candidates = candidates.select_for_update(skip_locked=True, of=("self",))
-        picked = list(candidates.order_by("next_run_at").values_list("pk", flat=True)[:limit])
-        lease_until = now + lease()
-        Enrollment.objects.filter(pk__in=picked).update(lease_token=token, lease_until=lease_until)
-    batch = list(
-        Enrollment.objects.filter(pk__in=picked, lease_token=token).select_related("profile")
-    )
+    batch = claims.claim_rows(limit=limit, now=now, lease_until=now + lease(), ids=ids,
+                              due=due, token=uuid.uuid4().hex)  # fmt: skip
     # The journeys and versions once per batch, not joined into every row (a graph each).
     journeys = Journey.objects.in_bulk({e.journey_id for e in batch})
     versions = JourneyVersion.objects.in_bulk({e.version_id for e in batch})
+    journey, version = Enrollment.journey.field, Enrollment.version.field
     for enrollment in batch:
-        enrollment.journey = journeys[enrollment.journey_id]
-        enrollment.version = versions[enrollment.version_id]
+        journey.set_cached_value(enrollment, journeys[enrollment.journey_id])
+        version.set_cached_value(enrollment, versions[enrollment.version_id])
     return batch
 
 
