@@ -124,10 +124,14 @@ def report(ctx, message: Message) -> SendReport:
     return _report(message, ctx.now)
 
 
-def handoff_wait() -> timedelta:
-    """How long a send step waits for its dispatch task before handing the message again."""
+def handoff_wait(message: Message | None = None, now: datetime | None = None) -> timedelta:
+    """How long a send step waits for its dispatch task before handing the message again:
+    the setting, or as long as the message has already been due (behind a backlog, handing
+    it again at once would only queue more tasks; a lost task still costs at most double)."""
     seconds = getattr(settings, "JOURNEYS_HANDOFF_WAIT_SECONDS", None)
-    return timedelta(seconds=seconds) if seconds else HANDOFF_WAIT
+    wait = timedelta(seconds=seconds) if seconds else HANDOFF_WAIT
+    since = message and (message.scheduled_for or message.created_at)
+    return max(wait, now - since) if since and now else wait
 
 
 def hand_off(messages: list[Message]) -> int:
@@ -167,7 +171,17 @@ def dispatch_handed(ids: list[int]) -> dict[int, Message]:
     Message.objects.filter(pk__in=ids, status__in=WAITING, source_kind=SOURCE).exclude(
         Exists(active)
     ).update(status=MessageStatus.CANCELLED, reason="journey_ended")
-    return {message.pk: message for message in dispatch_many(messages=ids)}
+    try:
+        rows = dispatch_many(messages=ids)
+    except Exception:  # one message must not hold the others back: each on its own
+        logger.exception("dispatching %s journey messages at once failed", len(ids))
+        rows = []
+        for pk in ids:
+            try:
+                rows += dispatch_many(messages=[pk])
+            except Exception:  # it stays queued; its step hands it again later
+                logger.exception("dispatching journey message %s failed", pk)
+    return {message.pk: message for message in rows}
 
 
 def settled(rows: dict[int, Message], now: datetime) -> list[int]:

@@ -116,6 +116,8 @@ def test_a_lost_task_is_handed_again_after_the_wait_and_sends_once(
     assert engine.tick().handed == 0  # still waiting for its task
     time_machine.move_to(MORNING + sending.handoff_wait())
     assert engine.tick().handed == 1
+    enrollment.refresh_from_db()  # due for as long as the wait: it waits as long again
+    assert enrollment.next_run_at == MORNING + 2 * sending.handoff_wait()
     run(handed + handed)  # even run twice
 
     assert Message.objects.filter(profile=person).count() == 1
