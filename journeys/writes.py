@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from operator import attrgetter
 from typing import NamedTuple
 
 from django.db import connection
@@ -63,12 +64,9 @@ def _document(rows, columns: list[str]) -> str:
     in ISO 8601: one parameter that PostgreSQL reads as the table's row type. A few
     microseconds a row, a quarter of what an array parameter per column cost (psycopg
     quotes every element of a text array with regular expressions)."""
-    return json.dumps([{column: _plain(getattr(row, column)) for column in columns}
-                       for row in rows])  # fmt: skip
-
-
-def _plain(value):
-    return value.isoformat() if isinstance(value, datetime) else value
+    values = attrgetter(*columns)
+    return json.dumps([dict(zip(columns, values(row), strict=True)) for row in rows],
+                      default=datetime.isoformat)  # fmt: skip
 
 
 def logs_insert(rows: list[LogRow]) -> None:
