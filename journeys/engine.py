@@ -1,11 +1,13 @@
 """The engine: claim due enrollments in batches, run each until it must wait, store that.
 
-A claim is a lease (token + expiry) written in one short transaction; on PostgreSQL the
-candidates are locked with SKIP LOCKED, so any number of clusters tick at once without
-double work; on SQLite the IMMEDIATE transaction serialises claims. A worker killed
-mid-batch leaves leases that expire, and the next tick re-runs those enrollments from
-their last saved step: sends find their message by idempotency key, so nothing is sent
-twice and nothing is lost.
+A claim is a lease (token + expiry) on a batch (journeys.claims: on PostgreSQL one UPDATE
+over a SKIP LOCKED pick, so any number of clusters tick at once without double work; on
+SQLite an IMMEDIATE transaction serialises claims). A worker killed mid-batch leaves
+leases that expire, and the next tick re-runs those enrollments from their last saved
+step: sends find their message by idempotency key, so nothing is sent twice and nothing
+is lost. A batch costs a fixed handful of statements whatever its size (the claim, the
+journeys and versions, one INSERT of its messages per pass, the positions, the step log:
+journeys.writes), and its steps run from the loaded rows.
 
 Outbox first (flow processing apart from delivery, as Braze and Customer.io run it): a
 tick never sends. A batch's send steps queue their messages in one statement; once the
