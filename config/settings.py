@@ -224,6 +224,9 @@ JOURNEY_TIME_SCALE = env.float("JOURNEY_TIME_SCALE", default=1.0)
 # A tick's claim on an enrollment lasts this long; a killed worker's people are picked up
 # by another tick after it. Longer than a batch takes.
 JOURNEYS_LEASE_SECONDS = env.int("JOURNEYS_LEASE_SECONDS", default=300)
+# A send step waits this long for the dispatch task its tick queued, then hands its message
+# over again (a lost task strands nobody; the message's key and dispatch's claim send once).
+JOURNEYS_HANDOFF_WAIT_SECONDS = env.int("JOURNEYS_HANDOFF_WAIT_SECONDS", default=300)
 
 # --- Cache (rate limits, adapter send pacing) -------------------------------------------------
 # Shared across processes with Redis; per process otherwise (one machine, one web process).

@@ -1,11 +1,24 @@
 """The engine: claim due enrollments in batches, run each until it must wait, store that.
 
-A claim is a lease (token + expiry) written in one short transaction; on PostgreSQL the
-candidates are locked with SKIP LOCKED, so any number of clusters tick at once without
-double work; on SQLite the IMMEDIATE transaction serialises claims. A worker killed
-mid-batch leaves leases that expire, and the next tick re-runs those enrollments from
-their last saved step: sends find their message by idempotency key, so nothing is sent
-twice and nothing is lost.
+A claim is a lease (token + expiry) on a batch (journeys.claims: on PostgreSQL one UPDATE
+over a SKIP LOCKED pick, so any number of clusters tick at once without double work; on
+SQLite an IMMEDIATE transaction serialises claims). A worker killed mid-batch leaves
+leases that expire, and the next tick re-runs those enrollments from their last saved
+step: sends find their message by idempotency key, so nothing is sent twice and nothing
+is lost. A batch costs a fixed handful of statements whatever its size (the claim, the
+journeys and versions, one INSERT of its messages per pass, the positions, the step log:
+journeys.writes), and its steps run from the loaded rows.
+
+Outbox first (flow processing apart from delivery, as Braze and Customer.io run it): a
+tick never sends. A batch's send steps queue their messages in one statement; once the
+batch's positions are saved, the due ones go to dispatch in django-q2 tasks of a few
+hundred ids (journeys.tasks.dispatch_messages). Meanwhile their steps wait, at most
+sending.handoff_wait(); that pass is no journey step (neither logged nor counted). The
+task dispatches, then runs on the enrollments whose messages it settled (`resume`) with
+the rows it holds: each send step reads its outcome (sent, deferred until T, suppressed
+...) and the journey goes on as if it had sent inline, from the message's sent time. A
+lost task costs a wait: the next tick hands the message over again, its idempotency key
+finds the same row, and dispatch's claim sends it once.
 """
 
 from __future__ import annotations
@@ -18,24 +31,21 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
+from journeys import claims, writes
 from journeys import graph as graphs
-from journeys import writes
 from journeys.models import (
     Enrollment,
     EnrollmentStatus,
     Journey,
-    JourneyStatus,
     JourneyVersion,
 )
 from journeys.steps import Context, Result, registry
 from journeys.writes import LogRow
 
 if TYPE_CHECKING:
-    from journeys.sending import Request
+    from channels.models import Message
 
 logger = logging.getLogger(__name__)
 
@@ -52,13 +62,11 @@ TERMINAL = {"exited": EnrollmentStatus.EXITED, "completed": EnrollmentStatus.COM
 @dataclass
 class TickReport:
     enrollments: int = 0
-    steps: int = 0
+    steps: int = 0  # journey steps taken: what the step log records
     batches: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
-    # Spent inside channels' dispatch (CPU of this process, and wall clock): the split the
-    # benchmark reports between the engine's own work and sending.
-    dispatch_cpu: float = 0.0
-    dispatch_wall: float = 0.0
+    handed: int = 0  # messages handed to dispatch tasks (their steps wait: not steps)
+    rechecks: int = 0  # a waiting step run again that waits on (woken early): not a step
 
 
 def tick(*, batch_size: int = BATCH_SIZE, time_budget: float = 50.0, now=None) -> TickReport:
@@ -81,119 +89,106 @@ def run_ids(ids: list[int], *, now=None) -> TickReport:
     return report
 
 
-def claim(*, limit: int, now=None, ids: list[int] | None = None) -> list[Enrollment]:
+def resume(rows: dict[int, Message], *, now=None) -> TickReport:
+    """A dispatch task's second half: run on the enrollments whose messages these freshly
+    dispatched rows settle, due or not (their steps wait for exactly this); each send step
+    reads its message from the rows."""
+    from journeys import sending  # channels loads after the step registry
+
+    report = TickReport()
+    if ids := sending.settled(rows, now or timezone.now()):
+        batch = claim(limit=len(ids), now=now, ids=ids, due=False)
+        run_batch(batch, report, now=now, outbox=rows)
+    return report
+
+
+def claim(
+    *, limit: int, now=None, ids: list[int] | None = None, due: bool = True
+) -> list[Enrollment]:
+    """Lease up to `limit` active enrollments not leased by anyone else: the due ones (by
+    how long they have been due), or, with due=False, these `ids` due or not."""
     now = now or timezone.now()
-    token = uuid.uuid4().hex
-    with transaction.atomic():
-        due = Enrollment.objects.filter(
-            status=EnrollmentStatus.ACTIVE,
-            next_run_at__lte=now,
-            journey__status=JourneyStatus.ACTIVE,
-        ).filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        if ids is not None:
-            due = due.filter(pk__in=ids)
-        if connection.features.has_select_for_update_skip_locked:
-            due = due.select_for_update(skip_locked=True, of=("self",))
-        picked = list(due.order_by("next_run_at").values_list("pk", flat=True)[:limit])
-        lease_until = now + lease(len(picked))
-        Enrollment.objects.filter(pk__in=picked).update(lease_token=token, lease_until=lease_until)
-    batch = list(
-        Enrollment.objects.filter(pk__in=picked, lease_token=token).select_related("profile")
-    )
+    batch = claims.claim_rows(limit=limit, now=now, lease_until=now + lease(), ids=ids,
+                              due=due, token=uuid.uuid4().hex)  # fmt: skip
     # The journeys and versions once per batch, not joined into every row (a graph each).
     journeys = Journey.objects.in_bulk({e.journey_id for e in batch})
     versions = JourneyVersion.objects.in_bulk({e.version_id for e in batch})
+    journey, version = Enrollment.journey.field, Enrollment.version.field
     for enrollment in batch:
-        enrollment.journey = journeys[enrollment.journey_id]
-        enrollment.version = versions[enrollment.version_id]
+        journey.set_cached_value(enrollment, journeys[enrollment.journey_id])
+        version.set_cached_value(enrollment, versions[enrollment.version_id])
     return batch
 
 
-def lease(size: int = 0) -> timedelta:
+def lease() -> timedelta:
     """How long a claim holds: longer than a batch can take, short enough to recover fast.
-
-    A batch's sends go out in one dispatch, paced by the SMS sender's rate limit (1 a second
-    on a long code): a batch of `size` texts can take size / rate seconds, so the lease
-    covers that too, or a second tick would run the same enrollments while they send.
-    """
+    A batch sends nothing (dispatch runs in its own tasks), so no sender's pace stretches it."""
     seconds = getattr(settings, "JOURNEYS_LEASE_SECONDS", None)
-    configured = timedelta(seconds=seconds) if seconds else LEASE
-    from channels.adapters import adapter_for  # channels loads after the step registry
-
-    rate = adapter_for("sms").rate_per_second()
-    if not size or rate <= 0:
-        return configured
-    return max(configured, timedelta(seconds=size / rate + 60))
+    return timedelta(seconds=seconds) if seconds else LEASE
 
 
-def run_batch(batch: list[Enrollment], report: TickReport, *, now=None) -> None:
-    """Advance every enrollment; the messages they need are queued in one statement and the
-    due ones sent in one dispatch per pass, then those enrollments run on from their send
-    step (a deferral makes them wait). The batch's positions are saved in one statement."""
+def run_batch(
+    batch: list[Enrollment], report: TickReport, *, now=None, outbox: dict | None = None
+) -> None:
+    """Advance every enrollment; the messages they need are queued in one statement per
+    pass and those enrollments run on from their send step. The batch's positions are saved
+    in one statement, then its due messages are handed to dispatch (so a task that runs at
+    once finds their enrollments saved and free)."""
+    from journeys import sending  # channels loads after the step registry
+
     logs: list[LogRow] = []
     parsed: dict[int, dict] = {}  # versions never change: parse each once per batch
-    todo, known, done = list(batch), {}, []
+    todo, known, done, due = list(batch), dict(outbox or {}), [], []
     for _ in range(MAX_STEPS_PER_RUN):
-        asks: list[tuple[Enrollment, Request]] = []
+        asks: list[tuple[Enrollment, sending.Request]] = []
         for enrollment in todo:
-            try:
-                version = enrollment.version
-                steps = parsed.get(version.pk) or parsed.setdefault(
-                    version.pk, graphs.specs(version)
-                )
-                request = advance(enrollment, steps, now=now or timezone.now(), report=report,
-                                  logs=logs, dispatched=known)  # fmt: skip
-            except Exception:  # one person's broken step must not stop the batch
-                logger.exception("enrollment %s failed at %s", enrollment.pk,
-                                 enrollment.current_step)  # fmt: skip
-                _fail(enrollment, logs)
-                request = None
-            if request is None:
-                done.append(enrollment)
-            else:
-                asks.append((enrollment, request))
+            stop = _advance_safely(enrollment, parsed, report, logs, known, now)
+            if stop is not None and stop.action == "queue":
+                asks.append((enrollment, stop.request))
+                continue
+            done.append(enrollment)
+            if stop is not None:
+                due.append(known[stop.message_id])
         if not asks:
             break
-        known = {**known, **_queue(asks, logs, report, now=now or timezone.now())}
+        known.update(_queue(asks, logs))
         todo = [enrollment for enrollment, _ in asks if enrollment.status == ACTIVE]
         done += [enrollment for enrollment, _ in asks if enrollment.status != ACTIVE]
     report.enrollments += len(batch)
     writes.positions_save(done)
     writes.logs_insert(logs)
+    if due:
+        report.handed += sending.hand_off(due)
 
 
-def _queue(asks: list, logs: list[LogRow], report: TickReport, *, now: datetime) -> dict:
-    """The asked messages queued (one statement), the due ones dispatched: rows by id."""
+def _advance_safely(enrollment, parsed, report, logs, known, now) -> Result | None:
+    try:
+        version = enrollment.version
+        steps = parsed.get(version.pk) or parsed.setdefault(version.pk, graphs.specs(version))
+        return advance(enrollment, steps, now=now or timezone.now(), report=report, logs=logs,
+                       outbox=known)  # fmt: skip
+    except Exception:  # one person's broken step must not stop the batch
+        logger.exception("enrollment %s failed at %s", enrollment.pk, enrollment.current_step)
+        _fail(enrollment, logs)
+        return None
+
+
+def _queue(asks: list, logs: list[LogRow]) -> dict:
+    """The asked messages queued (one statement): rows by id."""
     from journeys import sending  # channels loads after the step registry
 
     try:
-        rows = sending.queue_many(asks)
+        return sending.queue_many(asks)
     except Exception:  # find the one that cannot be queued; the others go on
         logger.exception("queueing %s journey messages at once failed", len(asks))
-        rows = {}
-        for enrollment, request in asks:
-            try:
-                rows.update(sending.queue_many([(enrollment, request)]))
-            except Exception:
-                logger.exception("enrollment %s failed at %s", enrollment.pk, request.step)
-                _fail(enrollment, logs)
-    due = [pk for pk, message in rows.items() if sending.is_due(message, now)]
-    cpu, wall = time.process_time(), time.perf_counter()
-    rows.update(_dispatch(due) if due else {})
-    report.dispatch_cpu += time.process_time() - cpu
-    report.dispatch_wall += time.perf_counter() - wall
+    rows = {}
+    for enrollment, request in asks:
+        try:
+            rows.update(sending.queue_many([(enrollment, request)]))
+        except Exception:
+            logger.exception("enrollment %s failed at %s", enrollment.pk, request.step)
+            _fail(enrollment, logs)
     return rows
-
-
-def _dispatch(ids: list[int]) -> dict:
-    from channels.models import Message
-    from journeys import sending  # channels loads after the step registry
-
-    try:
-        return sending.dispatch_batch(ids)
-    except Exception:  # the messages stay queued; their steps wait and retry
-        logger.exception("dispatching %s journey messages failed", len(ids))
-        return Message.objects.in_bulk(ids)
 
 
 def advance(
@@ -203,20 +198,26 @@ def advance(
     now: datetime,
     report: TickReport,
     logs: list[LogRow],
-    dispatched: dict | None = None,
-) -> Request | None:
+    outbox: dict | None = None,
+) -> Result | None:
     """Run steps until one waits or the enrollment ends (the caller saves it); or stop at a
-    send whose message the engine must queue first (returns that Request)."""
+    send whose message the engine must queue first ("queue") or hand to dispatch
+    ("dispatch": the enrollment waits for it, at most until the result's `until`)."""
     for _ in range(MAX_STEPS_PER_RUN):
         spec = steps[enrollment.current_step]
         ctx = Context(enrollment, enrollment.journey, enrollment.profile, spec, now,
-                      dispatched=dispatched or {})  # fmt: skip
+                      outbox=outbox or {})  # fmt: skip
         result = registry[spec.type].run(ctx)
         if result.action == "queue":
-            return result.request
-        report.steps += 1
-        report.outcomes[result.outcome] = report.outcomes.get(result.outcome, 0) + 1
-        if not (result.action == "wait" and enrollment.state.get("waiting") == spec.key):
+            return result
+        if result.action == "dispatch":
+            enrollment.next_run_at = result.until
+            return result
+        if result.action == "wait" and enrollment.state.get("waiting") == spec.key:
+            report.rechecks += 1  # woken before its time, it waits on: no step, no log
+        else:
+            report.steps += 1
+            report.outcomes[result.outcome] = report.outcomes.get(result.outcome, 0) + 1
             logs.append(_log(enrollment, spec.key, result, now))
         if not _apply(enrollment, result, now):
             break

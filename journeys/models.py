@@ -140,13 +140,17 @@ class EnrollmentStatus(models.TextChoices):
 
 
 class Enrollment(models.Model):
+    # Every step rewrites the row and every index on it: only the indexes a query uses (the
+    # profile's lookups go through enrollment_profile_journey; nothing looks a step up alone).
     journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="enrollments")
     version = models.ForeignKey(JourneyVersion, on_delete=models.PROTECT, related_name="+")
-    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="enrollments")
+    profile = models.ForeignKey(
+        Profile, on_delete=models.CASCADE, related_name="enrollments", db_index=False
+    )
     status = models.CharField(
         max_length=20, choices=EnrollmentStatus.choices, default=EnrollmentStatus.ACTIVE
     )
-    current_step = models.SlugField(max_length=50, blank=True)
+    current_step = models.SlugField(max_length=50, blank=True, db_index=False)
     step_started_at = models.DateTimeField(default=timezone.now)
     steps_taken = models.PositiveIntegerField(default=0)
     next_run_at = models.DateTimeField(null=True, blank=True)
@@ -202,8 +206,9 @@ class StepLog(models.Model):
     """What happened at each step and why: the person's path, funnels, diagram counts."""
 
     enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="log")
-    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="+")
-    step = models.SlugField(max_length=50, blank=True)
+    # A row a step: the journey's and the step's lookups go through steplog_counts.
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="+", db_index=False)
+    step = models.SlugField(max_length=50, blank=True, db_index=False)
     outcome = models.CharField(max_length=20, choices=StepOutcome.choices)
     reason = models.CharField(max_length=200, blank=True)
     at = models.DateTimeField(default=timezone.now)

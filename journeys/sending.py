@@ -2,21 +2,42 @@
 
 The idempotency key makes a re-run (a crashed worker, a second cluster) find the message
 already queued instead of queueing another; channels' dispatch claims it once.
+
+Outbox first: the tick only queues. The due messages go to dispatch in django-q2 tasks
+(`hand_off`, `journeys.tasks.dispatch_messages`), and each task runs on the enrollments
+whose sends it settled. A send step waits for its task at most `handoff_wait()`: after
+that the tick hands the message over again (a lost task strands nobody).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
+from django.db.models import Exists, OuterRef
+
+from channels.adapters import adapter_for
 from channels.models import Message, MessageStatus, MessageTemplate
 from channels.models.outbox import WAITING
 from channels.services import dispatch_many
 from channels.services.outbox import message_create_many, recent_sends
 from compliance.facts import decide_send
+from journeys.models import Enrollment, EnrollmentStatus
+
+logger = logging.getLogger(__name__)
 
 TEMPLATE_CACHE_SECONDS = 10
+# Ids per dispatch task: a few hundred keep the per-task cost (claim, broker round trip,
+# the enrollments' run) small per message, and a task far inside django-q2's timeout.
+HANDOFF_CHUNK = 250
+# A paced sender (1 text a second on a long code) sends a task's texts one by one: its tasks
+# hold what it sends in this many seconds, well inside the task timeout (300 s).
+PACED_TASK_SECONDS = 120
+HANDOFF_WAIT = timedelta(minutes=5)  # default; JOURNEYS_HANDOFF_WAIT_SECONDS overrides
+SOURCE = "journey"
 _TEMPLATES: dict[tuple[str, str], tuple[float, MessageTemplate | None]] = {}
 GONE = (MessageStatus.SENDING, MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.UNKNOWN)
 OUTCOMES = {
@@ -52,11 +73,11 @@ def queue(ctx, *, channel: str, template_key: str, expiry: timedelta) -> Message
     """The step's message if the batch has it; else the Request for it; None without a template.
 
     The engine queues the batch's requests together (a key queued before gives the message
-    already there), dispatches the due ones and runs the steps again with the rows.
+    already there) and runs the steps again with the rows.
     """
     queued = ctx.state.get("queued", {}).get(ctx.spec.key)
-    if queued in ctx.dispatched:
-        return ctx.dispatched[queued]
+    if queued in ctx.outbox:
+        return ctx.outbox[queued]
     template = _template(template_key, channel)
     if template is None:
         return None
@@ -66,7 +87,7 @@ def queue(ctx, *, channel: str, template_key: str, expiry: timedelta) -> Message
         "template": template,
         "context": ctx.enrollment.context.get("properties", {}),
         "expires_at": ctx.started_at + expiry,
-        "source_kind": "journey",
+        "source_kind": SOURCE,
         "source_id": ctx.enrollment.pk,
     })  # fmt: skip
 
@@ -103,9 +124,73 @@ def report(ctx, message: Message) -> SendReport:
     return _report(message, ctx.now)
 
 
-def dispatch_batch(ids: list[int]) -> dict[int, Message]:
-    """One dispatch for every message a batch of enrollments queued; the rows re-read."""
-    return {message.pk: message for message in dispatch_many(messages=ids)}
+def handoff_wait(message: Message | None = None, now: datetime | None = None) -> timedelta:
+    """How long a send step waits for its dispatch task before handing the message again:
+    the setting, or as long as the message has already been due (behind a backlog, handing
+    it again at once would only queue more tasks; a lost task still costs at most double)."""
+    seconds = getattr(settings, "JOURNEYS_HANDOFF_WAIT_SECONDS", None)
+    wait = timedelta(seconds=seconds) if seconds else HANDOFF_WAIT
+    since = message and (message.scheduled_for or message.created_at)
+    return max(wait, now - since) if since and now else wait
+
+
+def hand_off(messages: list[Message]) -> int:
+    """Queue dispatch tasks for these due messages, a chunk each; returns how many went.
+
+    A broker that refuses leaves the messages queued: their steps hand them again after
+    `handoff_wait()` (and channels' sweeper sends a queued message its task lost)."""
+    from django_q.tasks import async_task
+
+    handed = 0
+    for chunk in _chunks(messages):
+        try:
+            async_task("journeys.tasks.dispatch_messages", chunk, task_name="journeys-dispatch")
+        except Exception:
+            logger.exception("could not hand %s journey messages to dispatch", len(chunk))
+            continue
+        handed += len(chunk)
+    return handed
+
+
+def _chunks(messages: list[Message]) -> list[list[int]]:
+    chunks = []
+    for channel in sorted({message.channel for message in messages}):
+        ids = [message.pk for message in messages if message.channel == channel]
+        size = HANDOFF_CHUNK
+        if (rate := adapter_for(channel).rate_per_second()) > 0:
+            size = max(1, min(size, int(rate * PACED_TASK_SECONDS)))
+        chunks += [ids[start : start + size] for start in range(0, len(ids), size)]
+    return chunks
+
+
+def dispatch_handed(ids: list[int]) -> dict[int, Message]:
+    """The dispatch task's send: the messages of enrollments that ended since they were
+    queued are cancelled (a goal that came while the batch ran), the others dispatched.
+    Returns the rows by id as they now stand."""
+    active = Enrollment.objects.filter(pk=OuterRef("source_id"), status=EnrollmentStatus.ACTIVE)
+    Message.objects.filter(pk__in=ids, status__in=WAITING, source_kind=SOURCE).exclude(
+        Exists(active)
+    ).update(status=MessageStatus.CANCELLED, reason="journey_ended")
+    try:
+        rows = dispatch_many(messages=ids)
+    except Exception:  # one message must not hold the others back: each on its own
+        logger.exception("dispatching %s journey messages at once failed", len(ids))
+        rows = []
+        for pk in ids:
+            try:
+                rows += dispatch_many(messages=[pk])
+            except Exception:  # it stays queued; its step hands it again later
+                logger.exception("dispatching journey message %s failed", pk)
+    return {message.pk: message for message in rows}
+
+
+def settled(rows: dict[int, Message], now: datetime) -> list[int]:
+    """The enrollments whose messages dispatch has decided (sent, deferred, suppressed ...):
+    their send steps can go on."""
+    return list(dict.fromkeys(
+        message.source_id for message in rows.values()
+        if message.source_kind == SOURCE and message.source_id and not is_due(message, now)
+    ))  # fmt: skip
 
 
 def _remember(ctx, message: Message) -> None:
@@ -149,6 +234,9 @@ def cancel_escalations(*, enrollment, engaged_step: str, graph: dict) -> int:
         if step["settings"].get("unless_engaged_with") == engaged_step
     ]
     ids = [m["id"] for k, m in enrollment.state.get("messages", {}).items() if k in keys]
+    # A message handed to dispatch is remembered once dispatch settled it: until then, only
+    # its id among the queued ones.
+    ids += [pk for k, pk in enrollment.state.get("queued", {}).items() if k in keys]
     if not ids:
         return 0
     return Message.objects.filter(pk__in=ids, status__in=WAITING).update(

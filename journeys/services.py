@@ -114,6 +114,7 @@ def enrollments_exit(*, enrollments, outcome: str, reason: str, now=None) -> int
             continue
         count += 1
         ids = [m["id"] for m in enrollment.state.get("messages", {}).values()]
+        ids += enrollment.state.get("queued", {}).values()  # handed to dispatch, not yet sent
         if ids:
             _cancel_waiting(ids, reason)
         StepLog.objects.create(enrollment=enrollment, journey_id=enrollment.journey_id,

@@ -56,9 +56,9 @@ class Context:
     spec: StepSpec
     now: datetime
     dry_run: bool = False
-    # Messages the engine queued (and dispatched, when due) for this batch, re-read
-    # (id -> Message): a send step reads its result from here instead of asking again.
-    dispatched: dict = field(default_factory=dict)
+    # Outbox rows the engine holds for this run (id -> Message): the ones its batch queued,
+    # or the ones a dispatch task just sent; a send step reads its message from here.
+    outbox: dict = field(default_factory=dict)
 
     @property
     def state(self) -> dict[str, Any]:
@@ -73,12 +73,16 @@ class Context:
 class Result:
     """continue to `next` now, wait until `until` (same step), or end the enrollment."""
 
-    action: str  # "continue", "wait", "end", or "queue" (the engine queues `request`)
+    # "continue", "wait", "end"; or for the engine: "queue" (queue `request` with the batch's
+    # others) or "dispatch" (hand `message_id` to dispatch and wait until it ran, at most
+    # until `until`: neither is a step of the journey, nor written to the step log)
+    action: str
     outcome: str
     reason: str = ""
     next: str = ""
     until: datetime | None = None
     request: Any = None  # journeys.sending.Request
+    message_id: int | None = None
 
     @classmethod
     def go(cls, next_key: str, outcome: str, reason: str = "") -> Result:
@@ -94,9 +98,14 @@ class Result:
 
     @classmethod
     def queue(cls, request: Any) -> Result:
-        """Ask the engine to queue this message with the batch's others, dispatch it if due,
-        then run the step again."""
+        """Ask the engine to queue this message with the batch's others, then run the step
+        again with its row."""
         return cls("queue", "queued", request=request)
+
+    @classmethod
+    def dispatch(cls, message_id: int, until: datetime) -> Result:
+        """The message is due: hand it to dispatch; the step runs again once it was."""
+        return cls("dispatch", "dispatching", until=until, message_id=message_id)
 
 
 def scaled(duration: timedelta) -> timedelta:

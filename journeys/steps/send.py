@@ -49,6 +49,8 @@ class Send(StepType):
             )
         if isinstance(message, sending.Request):
             return Result.queue(message)
+        if sending.is_due(message, ctx.now):  # not dispatched yet: wait for its task
+            return Result.dispatch(message.pk, ctx.now + sending.handoff_wait(message, ctx.now))
         report = sending.report(ctx, message)
         if report.waiting_until:
             return Result.wait(report.waiting_until, "deferred", report.reason)

@@ -40,6 +40,16 @@ def empty_cache():
     yield
 
 
+@pytest.fixture(autouse=True)
+def tasks_run_at_once(monkeypatch):
+    """django-q2's sync mode: a queued task (a tick's dispatch, an event's immediate run) runs
+    at once, in the test, through django-q2's own worker code, as a cluster would run it.
+    django-q2 reads Q_CLUSTER once at import: its Conf is where the mode lives."""
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", True)
+
+
 @pytest.fixture
 def journey_factory(db):
     return make_journey

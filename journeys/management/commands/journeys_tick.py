@@ -15,6 +15,5 @@ class Command(BaseCommand):
         outcomes = ", ".join(f"{k} {v}" for k, v in sorted(report.outcomes.items())) or "none"
         self.stdout.write(
             f"{report.enrollments} enrollments, {report.steps} steps in {report.batches} "
-            f"batches ({outcomes}); dispatch {report.dispatch_cpu:.2f} s CPU, "
-            f"{report.dispatch_wall:.2f} s wall"
+            f"batches ({outcomes}); {report.handed} messages handed to dispatch"
         )
