@@ -64,7 +64,10 @@ def _claim_postgres(limit, now, lease_until, token, ids, due) -> list[Enrollment
     if ids is not None:
         where.append("c.id = ANY(%s)")
         params.append(list(ids))
-    sql = _CLAIM.format(where=" AND ".join(where))
+    # Given ids, no order: sorting by next_run_at would invite the planner to walk the due
+    # index over every active enrollment instead of looking the ids up.
+    order = "" if ids is not None else "ORDER BY c.next_run_at"
+    sql = _CLAIM.format(where=" AND ".join(where), order=order)
     with connection.cursor() as cursor:
         cursor.cursor.adapters.register_loader("timestamptz", _timestamp_loader())
         cursor.execute(sql, [*params, limit])
@@ -86,7 +89,7 @@ _CLAIM = (
     f"UPDATE {Enrollment._meta.db_table} AS e SET lease_token = %s, lease_until = %s "
     f"FROM (SELECT c.id FROM {Enrollment._meta.db_table} AS c "
     f"JOIN {Journey._meta.db_table} AS j ON j.id = c.journey_id WHERE {{where}} "
-    "ORDER BY c.next_run_at LIMIT %s FOR UPDATE OF c SKIP LOCKED) AS picked, "
+    "{order} LIMIT %s FOR UPDATE OF c SKIP LOCKED) AS picked, "
     f"{Profile._meta.db_table} AS p WHERE e.id = picked.id AND p.id = e.profile_id "
     f"RETURNING {_columns(Enrollment, 'e')}, {_columns(Profile, 'p')}"
 )

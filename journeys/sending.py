@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef
 
 from channels.adapters import adapter_for
 from channels.models import Message, MessageStatus, MessageTemplate
@@ -167,10 +166,7 @@ def dispatch_handed(ids: list[int]) -> dict[int, Message]:
     """The dispatch task's send: the messages of enrollments that ended since they were
     queued are cancelled (a goal that came while the batch ran), the others dispatched.
     Returns the rows by id as they now stand."""
-    active = Enrollment.objects.filter(pk=OuterRef("source_id"), status=EnrollmentStatus.ACTIVE)
-    Message.objects.filter(pk__in=ids, status__in=WAITING, source_kind=SOURCE).exclude(
-        Exists(active)
-    ).update(status=MessageStatus.CANCELLED, reason="journey_ended")
+    _cancel_ended(ids)
     try:
         rows = dispatch_many(messages=ids)
     except Exception:  # one message must not hold the others back: each on its own
@@ -182,6 +178,28 @@ def dispatch_handed(ids: list[int]) -> dict[int, Message]:
             except Exception:  # it stays queued; its step hands it again later
                 logger.exception("dispatching journey message %s failed", pk)
     return {message.pk: message for message in rows}
+
+
+def _cancel_ended(ids: list[int]) -> None:
+    """Cancel the waiting ones whose enrollment is no longer active. Looked up by primary key
+    only: a filter on status or source would let the planner pick an index that covers the
+    whole outbox."""
+    owners = {
+        pk: owner
+        for pk, kind, owner, status in Message.objects.filter(pk__in=ids)
+        .order_by()
+        .values_list("pk", "source_kind", "source_id", "status")
+        if kind == SOURCE and status in WAITING
+    }
+    active = set(
+        Enrollment.objects.filter(pk__in=set(owners.values()), status=EnrollmentStatus.ACTIVE)
+        .order_by()
+        .values_list("pk", flat=True)
+    )  # fmt: skip
+    if ended := [pk for pk, owner in owners.items() if owner not in active]:
+        Message.objects.filter(pk__in=ended, status__in=WAITING).update(
+            status=MessageStatus.CANCELLED, reason="journey_ended"
+        )
 
 
 def settled(rows: dict[int, Message], now: datetime) -> list[int]:
