@@ -1,9 +1,10 @@
 """The fast path: rows cleaned by ProfileResource, written in set-based batches.
 
-Per batch: clean (possibly in another thread, see `clean`), dedupe against the file so far,
-stage the rows once, one lookup of the profiles the batch names, one insert of the new
-ones, one update of the changed ones, then the consent requests in bulk. Unchanged rows
-write nothing. The caller holds the transaction (one per batch).
+Per batch: clean, dedupe against the file so far, then write. On PostgreSQL the write is
+`fastsql`: the rows staged once and everything else in one round trip of SQL. Elsewhere
+(SQLite) it is Python here: one lookup of the profiles the batch names, one insert of the
+new ones, one update of the changed ones, then the consent requests in bulk. Either way
+unchanged rows write nothing. The caller holds the transaction (one per batch).
 """
 
 from dataclasses import dataclass, field
@@ -11,8 +12,10 @@ from itertools import islice
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from profiles.imports import consent, store
+from profiles.imports.fastsql import SqlBatch
 from profiles.imports.formats import Plan
 from profiles.imports.resource import (
     PERSON_FIELDS,
@@ -64,6 +67,13 @@ class Importer:
         # (journeys' "profile created" trigger); by default an import announces nothing.
         self.announce_created = announce_created
         self.seen = seen_index()
+        # PostgreSQL: everything after the COPY in SQL (fastsql); SQLite: the Python path.
+        staged = consent.staged_writer() if store.is_postgres() else None
+        self.sql = None
+        if staged is not None:
+            announce = announce_created and not dry_run
+            self.sql = SqlBatch(policy=policy, overwrite=overwrite, dry_run=dry_run,
+                                consent_sql=staged, announce=announce)  # fmt: skip
 
     def clean(self, records: list[tuple[int, list[str]]]) -> Cleaned:
         """The widgets' work on a batch; touches no database, so it may run in a thread."""
@@ -154,6 +164,9 @@ class Importer:
     def _write(self, rows: list[CleanRow], cells, result: BatchResult, claims) -> None:
         if not rows:
             return
+        if self.sql is not None:
+            self._write_sql(rows, cells, result, claims)
+            return
         news = {row.line: new_profile(row) for row in rows}
         store.stage_batch(news.items())
         index = ProfileIndex(store.lookup_staged())
@@ -179,6 +192,21 @@ class Importer:
                     _announce([ids[row.line] for row in creates])
         landed = [row for row in rows if row.line in ids]
         self._consent(landed, ids, finals, {row.line for row in creates}, cells, result)
+
+    def _write_sql(self, rows: list[CleanRow], cells, result: BatchResult, claims) -> None:
+        self.sql.stage(rows)
+        outcome = self.sql.run(timezone.now())
+        for name, count in outcome.counts.items():
+            setattr(result, name, getattr(result, name) + count)
+        result.failed += len(outcome.failures)
+        result.problems += [(line, reason, cells[line]) for line, reason in outcome.failures]
+        for line, _, note in sorted(outcome.notes):
+            result.problems.append((line, f"warning: {note}", cells[line]))
+        result.consent_applied += outcome.consent[0]
+        result.consent_refused += outcome.consent[1]
+        claims += outcome.claims
+        if outcome.created:
+            _announce(outcome.created)
 
     def _claim(self, row: CleanRow, current, claimed: dict[int, int], claims) -> None:
         """A profile takes one row of the file; a second row naming it is a duplicate."""
