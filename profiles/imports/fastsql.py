@@ -13,6 +13,8 @@ Python; the import tests run on both databases.
 """
 
 import json
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -67,28 +69,53 @@ class SqlBatch:
                 for row in rows:
                     copy.write_row(_stage_row(row))
 
-    def run(self, now: datetime) -> "Outcome":
-        """The staged batch written (in a dry run: judged, then rolled back)."""
+    def run(self, now: datetime, meanwhile: Callable[[], None] | None = None) -> "Outcome":
+        """The staged batch written (in a dry run: judged, then rolled back).
+
+        `meanwhile` runs in this thread while PostgreSQL works on the batch: the statements
+        go from a helper thread on the same connection, which waits on the socket without
+        the GIL. `meanwhile` must not touch the database.
+        """
         try:
             with transaction.atomic():
-                outcome = self._execute(now)
+                outcome = self._execute(now, meanwhile)
                 if self.dry_run:
                     raise DryRun(outcome)
         except DryRun as dry:
             return dry.outcome
         return outcome
 
-    def _execute(self, now: datetime) -> "Outcome":
+    def _execute(self, now: datetime, meanwhile) -> "Outcome":
+        sql = self.sql.replace("{now}", _timestamp(now))
+        connection.ensure_connection()
+        with connection.wrap_database_errors:  # psycopg's errors as Django's (IntegrityError)
+            if meanwhile is None:
+                answers = _answers(connection.connection, sql)
+            else:
+                with ThreadPoolExecutor(1, thread_name_prefix="import-sql") as pool:
+                    future = pool.submit(_answers, connection.connection, sql)
+                    try:
+                        meanwhile()
+                    finally:
+                        answers = future.result()
         outcome = Outcome()
-        with connection.cursor() as cursor:
-            cursor.execute(self.sql.replace("{now}", _timestamp(now)))
-            while True:
-                if cursor.description:
-                    outcome.read(cursor.description[0].name, cursor.fetchall())
-                if not cursor.nextset():
-                    break
+        for first_column, rows in answers:
+            outcome.read(first_column, rows)
         outcome.counts["unchanged"] = outcome.matched - outcome.counts["updated"]
         return outcome
+
+
+def _answers(raw, sql: str) -> list[tuple[str, list[tuple]]]:
+    """Runs the statements on the psycopg connection `raw`; each result set's first column
+    name and rows."""
+    answers = []
+    with raw.cursor() as cursor:
+        cursor.execute(sql)
+        while True:
+            if cursor.description:
+                answers.append((cursor.description[0].name, cursor.fetchall()))
+            if not cursor.nextset():
+                return answers
 
 
 def _stage_row(row: CleanRow) -> tuple:
