@@ -349,10 +349,17 @@ class StagedConsent:
 
     JUDGED = "tandem_consent_judged"
     COLUMNS = {
-        "line": "integer", "profile_id": "bigint", "is_new": "boolean", "address": "varchar",
-        "channel": "varchar", "action": "varchar", "occurred_at": "timestamptz",
-        "evidence": "jsonb", "idempotency_key": "varchar", "mobile": "boolean",
-    }  # fmt: skip
+        "line": "integer",
+        "profile_id": "bigint",
+        "is_new": "boolean",
+        "address": "varchar",
+        "channel": "varchar",
+        "action": "varchar",
+        "occurred_at": "timestamptz",
+        "evidence": "text",
+        "idempotency_key": "varchar",
+        "mobile": "boolean",
+    }  # fmt: skip  (evidence: JSON text, parsed only where a row is written)
     STATE = {"sup": "varchar", "cur_status": "varchar", "cur_source": "varchar",
              "cur_updated": "timestamptz", "verdict": "varchar"}  # fmt: skip
 
@@ -386,25 +393,36 @@ class StagedConsent:
         status = " ".join(
             f"WHEN '{ACTION_FOR[a].value}' THEN '{STATUS_FOR[a].value}'" for a in ACTION_FOR
         )
-        names = ", ".join(EVENT_STAGE)
         kind = "split_part(verdict, '|', 1)"
-        return (
-            f"WITH stored AS (INSERT INTO {EVENT_TABLE} ({names}) SELECT profile_id, address, "
-            f"channel, action, '{IMPORT}', evidence, {kind} = 'applied', "
+        events = (
+            f"INSERT INTO {EVENT_TABLE} ({', '.join(EVENT_STAGE)}) SELECT profile_id, address, "
+            f"channel, action, '{IMPORT}', evidence::jsonb, {kind} = 'applied', "
             "left(substr(verdict, strpos(verdict, '|') + 1), 200), occurred_at, "
             f"idempotency_key, {now} FROM {self.JUDGED} WHERE {kind} IN ('applied', 'refused') "
-            "ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT "
-            "NULL DO NOTHING RETURNING id, profile_id, channel, action, applied, occurred_at), "
-            f"subscribed AS (INSERT INTO {SUBSCRIPTION_TABLE} ({', '.join(SUBSCRIPTION_STAGE)}) "
-            f"SELECT profile_id, channel, CASE action {status} END, '{IMPORT}', id, occurred_at "
-            f"FROM stored WHERE applied {SUBSCRIPTION_UPSERT}), "
+            "AND <which> ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO "
+            "NOTHING RETURNING id, profile_id, channel, action, applied, occurred_at"
+        )
+        subscriptions = (
+            f"INSERT INTO {SUBSCRIPTION_TABLE} ({', '.join(SUBSCRIPTION_STAGE)}) SELECT "
+            f"profile_id, channel, CASE action {status} END, '{IMPORT}', id, occurred_at "
+            "FROM <stored> WHERE applied"
+        )
+        bounce = SuppressionReason.HARD_BOUNCE.value
+        return (
+            f"WITH stored_new AS ({events.replace('<which>', 'is_new')}), "
+            # A profile made in this transaction has no subscription to update.
+            f"subscribed_new AS ({subscriptions.replace('<stored>', 'stored_new')}), "
+            f"stored AS ({events.replace('<which>', 'NOT is_new')}), "
+            f"subscribed AS ({subscriptions.replace('<stored>', 'stored')} {SUBSCRIPTION_UPSERT}), "
             f"suppressed AS (INSERT INTO {SUPPRESSION_TABLE} (address, channel, reason, source, "
-            f"evidence, created_at) SELECT address, channel, '{SuppressionReason.HARD_BOUNCE.value}"
-            f"', '{IMPORT}', evidence, {now} FROM {self.JUDGED} WHERE {kind} = 'suppression' "
+            f"evidence, created_at) SELECT address, channel, '{bounce}', '{IMPORT}', "
+            f"evidence::jsonb, {now} FROM {self.JUDGED} WHERE {kind} = 'suppression' "
             "ON CONFLICT DO NOTHING) "
-            "SELECT (SELECT count(*) FROM stored WHERE applied) + (SELECT count(*) FROM "
+            "SELECT (SELECT count(*) FROM stored_new WHERE applied) + (SELECT count(*) FROM "
+            "stored WHERE applied) + (SELECT count(*) FROM "
             f"{self.JUDGED} WHERE {kind} = 'suppression') AS consent_applied, "
-            "(SELECT count(*) FROM stored WHERE NOT applied) AS consent_refused"
+            "(SELECT count(*) FROM stored_new WHERE NOT applied) + (SELECT count(*) FROM stored "
+            "WHERE NOT applied) AS consent_refused"
         )
 
 

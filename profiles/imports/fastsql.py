@@ -38,11 +38,18 @@ STAGE_COLUMNS = (
 )  # fmt: skip
 ROW_COLUMNS = (
     {"line": "integer", "pid": "bigint", "is_new": "boolean", "problem": "varchar"}
+    | {"changed": "boolean"}
     | dict.fromkeys(("found", "e_id", "m_id", "p_id"), "bigint")
-    | {"first_line": "integer", "external_id": "varchar"}
-    | {f"c_{name}": "varchar" for name in IDENTIFIERS}  # the matched profile's, before
-    | {f"claim_{name}": "varchar" for name in IDENTIFIERS}  # of those, the ones the row lacks
+    | {"first_line": "integer", "external_id": "varchar", "c_external_id": "varchar"}
+    # the matched profile's identifiers the row does not carry (for the duplicate index)
+    | {f"claim_{name}": "varchar" for name in IDENTIFIERS}
 )
+ASKS = "tandem_import_asks"  # per landed row and channel with consent asked: the address
+ASK_COLUMNS = {
+    "line": "integer", "pid": "bigint", "is_new": "boolean", "channel": "varchar",
+    "address": "varchar", "action": "varchar", "at": "timestamptz", "explicit": "boolean",
+    "final": "varchar", "mobile": "boolean",
+}  # fmt: skip
 
 
 class DryRun(Exception):
@@ -133,7 +140,7 @@ class Outcome:
 
     def __init__(self):
         self.counts = {"created": 0, "updated": 0, "unchanged": 0}
-        self.matched = 0
+        self.matched = 0  # existing profiles the batch landed on, changed or not
         self.consent = (0, 0)
         self.failures: list[tuple[int, str]] = []
         self.notes: list[tuple[int, str, str]] = []  # (line, channel, note)
@@ -143,15 +150,13 @@ class Outcome:
     def read(self, first_column: str, rows: list[tuple]) -> None:
         if first_column == "consent_applied":
             self.consent = rows[0]
-        elif first_column == "tandem_updated":
-            self.counts["updated"] = rows[0][0]
         elif first_column == "tandem_kind":
             for row in rows:
                 self._read_row(*row)
 
     def _read_row(self, kind: str, line: int, a, b, c) -> None:
         if kind == "counts":
-            self.counts["created"], self.matched = int(a), int(b)
+            self.counts["created"], self.matched, self.counts["updated"] = int(a), int(b), int(c)
         elif kind == "created":
             self.created.append(int(a))
         elif kind == "claim":
@@ -185,7 +190,7 @@ def _tables_sql() -> str:
     return "".join(
         f"CREATE TEMP TABLE IF NOT EXISTS {table} "
         f"({', '.join(f'{c} {t}' for c, t in columns.items())}); TRUNCATE {table}; "
-        for table, columns in ((STAGE, STAGE_COLUMNS), (ROWS, ROW_COLUMNS))
+        for table, columns in ((STAGE, STAGE_COLUMNS), (ROWS, ROW_COLUMNS), (ASKS, ASK_COLUMNS))
     )
 
 
@@ -204,12 +209,14 @@ def _batch_sql(policy: ConsentPolicy, overwrite: bool, consent_sql, announce: bo
     parts = [
         # JIT would compile these many-subquery statements again for every batch (~1.4 s).
         "SET LOCAL jit = off",
-        _rows_sql(_literal(_sequence())),
-        _insert_sql(),
-        _update_sql(overwrite),
+        # The batch, its counters and its offset commit together: a commit lost with the
+        # server (the last fraction of a second before a crash) is lost whole, and the job
+        # resumes before it. Later synchronous commits flush it anyway (WAL is sequential).
+        "SET LOCAL synchronous_commit = off",
+        _write_sql(_literal(_sequence()), policy, overwrite),
         consent_sql.prepare_sql(),
-        consent_sql.record_sql(_requests_sql(policy, overwrite), "{now}"),
-        _outcome_sql(policy, overwrite, announce),
+        consent_sql.record_sql(_requests_sql(policy), "{now}"),
+        _outcome_sql(announce),
     ]
     return "; ".join(part.strip().rstrip(";") for part in parts)
 
@@ -226,18 +233,35 @@ def _probe(name: str) -> str:
     return f"(SELECT p.id FROM {TABLE} p WHERE p.{name} = s.{name} AND p.{name} IS NOT NULL)"
 
 
-def _rows_sql(sequence: str) -> str:
-    """ProfileIndex.match and Importer._claim: each row's profile id (new ones from the
-    sequence), or the reason it fails."""
-    current = ", ".join(f"p.{name} AS c_{name}" for name in IDENTIFIERS)
+def _merge(name: str, new: str, old: str, overwrite: bool) -> str:
+    """profile_changes for one field: the row's value, or the profile's when it keeps it."""
+    if name == "traits":
+        old_object = f"CASE WHEN jsonb_typeof({old}) = 'object' THEN {old} ELSE '{{}}' END"
+        merged = f"{old_object} || {new}" if overwrite else f"{new} || {old_object}"
+        return f"CASE WHEN {new} IS NULL THEN {old} ELSE {merged} END"
+    if overwrite:
+        return f"coalesce({new}, {old})"
+    return f"CASE WHEN {new} IS NOT NULL AND coalesce({old}, '') = '' THEN {new} ELSE {old} END"
+
+
+def _write_sql(sequence: str, policy: ConsentPolicy, overwrite: bool) -> str:
+    """One statement, one pass over the stage: ProfileIndex.match and Importer._claim (each
+    row's profile id, new ones from the sequence, or why the row fails), the INSERT of the
+    new profiles, the UPDATE of the changed ones (profile_changes; the unchanged are only
+    compared), and each landed row's consent asks with the address its profile ends with."""
+    current = ", ".join(f"p.{name} AS c_{name}" for name in MERGED)
+    merged = {name: _merge(name, name, f"c_{name}", overwrite) for name in MERGED}
+    assigned = {name: _merge(name, f"rows.{name}", f"rows.c_{name}", overwrite) for name in MERGED}
+    olds = ", ".join(f"c_{name}" for name in MERGED)
     claims = ", ".join(
         f"CASE WHEN c_{name} IS DISTINCT FROM {name} THEN c_{name} END" for name in IDENTIFIERS
     )
+    names = ", ".join(WRITABLE)
+    news = ", ".join(name if name in IDENTIFIERS else f"coalesce({name}, '')" for name in WRITABLE)
     return f"""
-        INSERT INTO {ROWS} ({", ".join(ROW_COLUMNS)})
         WITH probed AS MATERIALIZED (
-            SELECT s.line, s.external_id, s.email, s.phone, {_probe("external_id")} AS e_id,
-                {_probe("email")} AS m_id, {_probe("phone")} AS p_id
+            SELECT s.*, {_probe("external_id")} AS e_id, {_probe("email")} AS m_id,
+                {_probe("phone")} AS p_id
             FROM {STAGE} s
         ), known AS MATERIALIZED (
             SELECT probed.*, coalesce(e_id, m_id, p_id) AS found,
@@ -257,114 +281,91 @@ def _rows_sql(sequence: str) -> str:
                     OVER (PARTITION BY found) THEN 'claimed' END AS problem,
                 min(line) FILTER (WHERE failure IS NULL) OVER (PARTITION BY found) AS first_line
             FROM checked
-        )
-        SELECT line, CASE WHEN problem IS NULL THEN coalesce(found, nextval({sequence})) END,
-            found IS NULL, problem, found, e_id, m_id, p_id, first_line, external_id,
-            c_external_id, c_email, c_phone, {claims}
-        FROM claimed
-    """
-
-
-def _insert_sql() -> str:
-    names = ", ".join(WRITABLE)
-    values = ", ".join(
-        f"s.{name}" if name in IDENTIFIERS else f"coalesce(s.{name}, '')" for name in WRITABLE
-    )
-    # No ON CONFLICT: a profile stored meanwhile fails the batch, which then goes row by row.
-    return f"""
-        INSERT INTO {TABLE} (id, {names}, traits, created_at, updated_at)
-        SELECT r.pid, {values}, coalesce(s.traits, '{{}}'), {{now}}, {{now}}
-        FROM {ROWS} r JOIN {STAGE} s ON s.line = r.line
-        WHERE r.is_new AND r.pid IS NOT NULL ORDER BY r.line
-    """
-
-
-def _merge(name: str, new: str, old: str, overwrite: bool) -> str:
-    """profile_changes for one field: the row's value, or the profile's when it keeps it."""
-    if name == "traits":
-        old_object = f"CASE WHEN jsonb_typeof({old}) = 'object' THEN {old} ELSE '{{}}' END"
-        merged = f"{old_object} || {new}" if overwrite else f"{new} || {old_object}"
-        return f"CASE WHEN {new} IS NULL THEN {old} ELSE {merged} END"
-    if overwrite:
-        return f"coalesce({new}, {old})"
-    return f"CASE WHEN {new} IS NOT NULL AND coalesce({old}, '') = '' THEN {new} ELSE {old} END"
-
-
-def _update_sql(overwrite: bool) -> str:
-    merged = {name: _merge(name, f"s.{name}", f"p.{name}", overwrite) for name in MERGED}
-    olds = ", ".join(f"p.{name}" for name in MERGED)
-    # The id list keeps the plan on the primary key, whatever the statistics.
-    return f"""
-        WITH updated AS (
+        ), rows AS MATERIALIZED (
+            SELECT claimed.*,
+                CASE WHEN problem IS NULL THEN coalesce(found, nextval({sequence})) END AS pid,
+                found IS NULL AS is_new,
+                problem IS NULL AND found IS NOT NULL
+                    AND ({olds}) IS DISTINCT FROM ({", ".join(merged.values())}) AS changed,
+                CASE WHEN found IS NULL THEN email ELSE {merged["email"]} END AS final_email,
+                CASE WHEN found IS NULL THEN phone ELSE {merged["phone"]} END AS final_phone
+            FROM claimed
+        ), created AS (
+            INSERT INTO {TABLE} (id, {names}, traits, created_at, updated_at)
+            SELECT pid, {news}, coalesce(traits, '{{}}'), {{now}}, {{now}}
+            FROM rows WHERE is_new AND pid IS NOT NULL ORDER BY line
+        ), updated AS (
             UPDATE {TABLE} AS p
-            SET {", ".join(f"{name} = {value}" for name, value in merged.items())},
+            SET {", ".join(f"{name} = {value}" for name, value in assigned.items())},
                 updated_at = {{now}}
-            FROM {ROWS} r JOIN {STAGE} s ON s.line = r.line
-            WHERE p.id = r.pid AND NOT r.is_new AND r.pid IS NOT NULL
-                AND p.id = ANY(ARRAY(SELECT pid FROM {ROWS} WHERE NOT is_new AND pid IS NOT NULL))
-                AND ({olds}) IS DISTINCT FROM ({", ".join(merged.values())})
-            RETURNING p.id
-        ) SELECT count(*) AS tandem_updated FROM updated
+            FROM rows WHERE rows.changed AND p.id = rows.pid
+                -- the id list keeps the plan on the primary key, whatever the statistics
+                AND p.id = ANY(ARRAY(SELECT pid FROM rows WHERE changed))
+        ), asked AS (
+            INSERT INTO {ASKS} ({", ".join(ASK_COLUMNS)})
+            SELECT r.line, r.pid, r.is_new, q.*, r.mobile FROM rows r {_channels(policy)}
+            WHERE r.pid IS NOT NULL AND q.action IS NOT NULL AND q.address IS NOT NULL
+        )
+        INSERT INTO {ROWS} ({", ".join(ROW_COLUMNS)})
+        SELECT line, pid, is_new, problem, changed, found, e_id, m_id, p_id, first_line,
+            external_id, c_external_id, {claims}
+        FROM rows
     """
 
 
-def _channels(policy: ConsentPolicy, overwrite: bool) -> str:
+def _channels(policy: ConsentPolicy) -> str:
     """(channel, address, action, time, explicit, final) of each row and channel; final is
-    what the profile holds after the row."""
+    the address the profile holds after the row."""
     email = _literal(OPT_IN if policy.email_declared else None)
     sms = _literal(OPT_IN if policy.sms_declared else None)
-    final = {
-        name: f"CASE WHEN r.is_new THEN s.{name} ELSE "
-        f"{_merge(name, f's.{name}', f'r.c_{name}', overwrite)} END"
-        for name in ("email", "phone")
-    }
     return f"""
-        FROM {ROWS} r JOIN {STAGE} s ON s.line = r.line CROSS JOIN LATERAL (VALUES
-            ('email', s.email, coalesce(s.email_consent, {email}), s.email_consent_at,
-                s.email_consent IS NOT NULL, {final["email"]}),
-            ('sms', s.phone, coalesce(s.sms_consent, {sms}), s.sms_consent_at,
-                s.sms_consent IS NOT NULL, {final["phone"]})
+        CROSS JOIN LATERAL (VALUES
+            ('email', r.email, coalesce(r.email_consent, {email}), r.email_consent_at,
+                r.email_consent IS NOT NULL, r.final_email),
+            ('sms', r.phone, coalesce(r.sms_consent, {sms}), r.sms_consent_at,
+                r.sms_consent IS NOT NULL, r.final_phone)
         ) AS q(channel, address, action, at, explicit, final)
-        WHERE r.pid IS NOT NULL AND q.action IS NOT NULL AND q.address IS NOT NULL
     """
 
 
-def _requests_sql(policy: ConsentPolicy, overwrite: bool) -> str:
-    """ConsentPolicy.requests_for for every landed row of the batch, as one SELECT."""
+def _requests_sql(policy: ConsentPolicy) -> str:
+    """ConsentPolicy.requests_for for every landed row of the batch, as one SELECT. The
+    evidence is JSON text: the ledger parses only what it writes."""
     head = " ".join(
-        f"WHEN q.channel = '{channel}' AND q.explicit = {explicit} THEN "
+        f"WHEN a.channel = '{channel}' AND a.explicit = {explicit} THEN "
         f"{_literal(policy.evidence_head(channel, explicit))}"
         for channel in ("email", "sms")
         for explicit in (True, False)
     )
     tail = (
-        "CASE WHEN q.at IS NOT NULL THEN ', \"time_from_file\": true}' "
+        "CASE WHEN a.at IS NOT NULL THEN ', \"time_from_file\": true}' "
         "ELSE ', \"time_from_file\": false}' END"
     )
     return f"""
-        SELECT r.line, r.pid AS profile_id, r.is_new, q.address, q.channel, q.action,
-            coalesce(q.at, {_literal(policy.started_at)}) AS occurred_at,
-            ((CASE {head} END) || r.line || {tail})::jsonb AS evidence,
-            'import:' || {_literal(str(policy.job_id))} || ':' || r.line || ':' || q.channel
+        SELECT a.line, a.pid AS profile_id, a.is_new, a.address, a.channel, a.action,
+            coalesce(a.at, {_literal(policy.started_at)}) AS occurred_at,
+            (CASE {head} END) || a.line || {tail} AS evidence,
+            'import:' || {_literal(str(policy.job_id))} || ':' || a.line || ':' || a.channel
                 AS idempotency_key,
-            s.mobile
-        {_channels(policy, overwrite)}
-            AND q.final = q.address AND (q.channel <> 'sms' OR q.action <> '{OPT_IN}' OR s.mobile)
+            a.mobile
+        FROM {ASKS} a
+        WHERE a.final = a.address AND (a.channel <> 'sms' OR a.action <> '{OPT_IN}' OR a.mobile)
     """
 
 
-def _outcome_sql(policy: ConsentPolicy, overwrite: bool, announce: bool) -> str:
+def _outcome_sql(announce: bool) -> str:
     created = (
         f"UNION ALL SELECT 'created', line, pid::text, NULL, NULL FROM {ROWS} "
         "WHERE is_new AND pid IS NOT NULL"
         if announce
         else ""
     )
-    keeps = "q.final IS DISTINCT FROM q.address"
+    keeps = "a.final IS DISTINCT FROM a.address"
     return f"""
         SELECT 'counts' AS tandem_kind, 0 AS line,
             count(*) FILTER (WHERE is_new AND pid IS NOT NULL)::text,
-            count(*) FILTER (WHERE NOT is_new AND pid IS NOT NULL)::text, NULL
+            count(*) FILTER (WHERE NOT is_new AND pid IS NOT NULL)::text,
+            count(*) FILTER (WHERE changed)::text
         FROM {ROWS}
         UNION ALL SELECT problem, line,
             CASE problem WHEN 'two' THEN e_id::text WHEN 'external' THEN found::text
@@ -375,9 +376,9 @@ def _outcome_sql(policy: ConsentPolicy, overwrite: bool, announce: bool) -> str:
         UNION ALL SELECT 'claim', line, claim_external_id, claim_email, claim_phone
         FROM {ROWS} WHERE pid IS NOT NULL AND NOT is_new AND (claim_external_id IS NOT NULL
             OR claim_email IS NOT NULL OR claim_phone IS NOT NULL)
-        UNION ALL SELECT CASE WHEN {keeps} THEN 'keeps' ELSE 'mobile' END, r.line,
-            CASE WHEN {keeps} THEN q.channel ELSE q.address END, q.final, NULL
-        {_channels(policy, overwrite)} AND ({keeps}
-            OR (q.channel = 'sms' AND q.action = '{OPT_IN}' AND NOT s.mobile))
+        UNION ALL SELECT CASE WHEN {keeps} THEN 'keeps' ELSE 'mobile' END, a.line,
+            CASE WHEN {keeps} THEN a.channel ELSE a.address END, a.final, NULL
+        FROM {ASKS} a
+        WHERE {keeps} OR (a.channel = 'sms' AND a.action = '{OPT_IN}' AND NOT a.mobile)
         {created}
     """
