@@ -50,6 +50,17 @@ class BatchResult:
 Cleaned = tuple[list[CleanRow], list[tuple[int, str]]]  # rows, and (line, reason) failures
 
 
+@dataclass
+class Prepared:
+    """A batch, read and cleaned; read ahead, also with what its dedupe and stage need."""
+
+    records: list[tuple[int, list[str]]] | None
+    cleaned: Cleaned | None = None
+    hashes: list[list[int]] | None = None  # each clean row's identifier hashes
+    maybe: list[int] | None = None  # those the duplicate index may hold (Bloom filter)
+    staged: dict[int, tuple] | None = None  # line -> stage row (PostgreSQL)
+
+
 class Importer:
     def __init__(
         self,
@@ -76,8 +87,10 @@ class Importer:
             self.sql = SqlBatch(policy=policy, overwrite=overwrite, dry_run=dry_run,
                                 consent_sql=staged, announce=announce)  # fmt: skip
         self._source = None  # the batches still to come (read_ahead)
-        self._ahead: tuple | None = None  # the next batch, read and cleaned early
-        self._prepared: tuple | None = None  # the batch read_ahead yielded last, cleaned
+        self._ahead: Prepared | None = None  # the next batch, read and cleaned early
+        self._prepared: Prepared | None = None  # the batch read_ahead yielded last
+        self._recent: dict[int, int] = {}  # what the last batch added to the duplicate index
+        self._staged: dict[int, tuple] = {}  # line -> the batch's stage rows, made early
 
     def read_ahead(self, batches):
         """The batches, in order. On PostgreSQL each batch's SQL runs while the next batch is
@@ -85,17 +98,27 @@ class Importer:
         self._source, self._ahead = iter(batches), None
         while True:
             ahead, self._ahead = self._ahead, None
-            records = ahead[0] if ahead else next(self._source, None)
+            records = ahead.records if ahead else next(self._source, None)
             if not records:
                 return
             self._prepared = ahead
             yield records
 
     def _read_next(self) -> None:
-        """While the database works: read and clean the next batch (no database use)."""
-        if self._source is not None and self._ahead is None:
-            records = next(self._source, None)
-            self._ahead = (records, self.clean(records) if records else None)
+        """While the database works: read and clean the next batch, hash its identifiers,
+        filter them through the duplicate index's Bloom filter and make its stage rows; all
+        without the database (the rest of the dedupe waits for the answer)."""
+        if self._source is None or self._ahead is not None:
+            return
+        records = next(self._source, None)
+        if not records:
+            self._ahead = Prepared(records=None)
+            return
+        cleaned = self.clean(records)
+        hashes = [[hash(key) for key in row.keys()] for row in cleaned[0]]
+        maybe = self.seen.maybe([h for row_hashes in hashes for h in row_hashes])
+        staged = {row.line: self.sql.stage_row(row) for row in cleaned[0]}
+        self._ahead = Prepared(records, cleaned, hashes, maybe, staged)
 
     def clean(self, records: list[tuple[int, list[str]]]) -> Cleaned:
         """The widgets' work on a batch; touches no database, so it may run in a thread."""
@@ -125,16 +148,17 @@ class Importer:
 
     def run_batch(self, records: list[tuple[int, list[str]]], cleaned: Cleaned | None = None):
         prepared, self._prepared = self._prepared, None
-        if cleaned is None and prepared is not None and prepared[0] is records:
-            cleaned = prepared[1]
+        if prepared is None or prepared.records is not records:
+            prepared = Prepared(records, cleaned or self.clean(records))
+        self._staged = prepared.staged or {}
         result = BatchResult()
         cells = dict(records)
-        rows, failures = cleaned if cleaned is not None else self.clean(records)
+        rows, failures = prepared.cleaned
         for line, reason in failures:
             result.failed += 1
             result.problems.append((line, reason, cells[line]))
         fresh: dict[int, int] = {}  # identifiers first met in this batch -> line
-        rows = self._dedupe(rows, result, cells, fresh)
+        rows = self._dedupe(rows, result, cells, fresh, prepared.hashes, prepared.maybe)
         claims: list[tuple[int, int]] = []  # identifiers of the existing profiles matched
         attempt = BatchResult()
         try:
@@ -149,9 +173,17 @@ class Importer:
         self._remember_batch(fresh, claims)
         return result
 
-    def _dedupe(self, rows: list[CleanRow], result, cells, fresh: dict[int, int]):
-        hashes = [[hash(key) for key in row.keys()] for row in rows]
-        earlier = self.seen.earlier([h for row_hashes in hashes for h in row_hashes])
+    def _dedupe(self, rows: list[CleanRow], result, cells, fresh, hashes=None, maybe=None):
+        if hashes is None:
+            hashes = [[hash(key) for key in row.keys()] for row in rows]
+        if maybe is None:
+            earlier = self.seen.earlier([h for row_hashes in hashes for h in row_hashes])
+        else:
+            # `maybe` went through the Bloom filter before the last batch's additions.
+            earlier = self.seen.earlier(maybe, filtered=True)
+            recent = self._recent
+            earlier.update((h, recent[h]) for row_hashes in hashes for h in row_hashes
+                           if h in recent)  # fmt: skip
         kept = []
         for row, row_hashes in zip(rows, hashes, strict=True):
             duplicate = _first_seen(row, row_hashes, earlier, fresh)
@@ -173,6 +205,7 @@ class Importer:
             if h not in earlier:
                 fresh.setdefault(h, line)
         self.seen.add(fresh)
+        self._recent = fresh
 
     def _one_by_one(self, rows, cells, result, claims) -> None:
         for row in rows:
@@ -219,8 +252,8 @@ class Importer:
         self._consent(landed, ids, finals, {row.line for row in creates}, cells, result)
 
     def _write_sql(self, rows: list[CleanRow], cells, result: BatchResult, claims) -> None:
-        self.sql.stage(rows)
-        outcome = self.sql.run(timezone.now(), meanwhile=self._read_next)
+        staged = [self._staged.get(row.line) or self.sql.stage_row(row) for row in rows]
+        outcome = self.sql.run(staged, timezone.now(), meanwhile=self._read_next)
         for name, count in outcome.counts.items():
             setattr(result, name, getattr(result, name) + count)
         result.failed += len(outcome.failures)

@@ -68,39 +68,44 @@ class SqlBatch:
         self.dry_run = dry_run
         self.sql = _batch_sql(policy, overwrite, consent_sql, announce)
 
-    def stage(self, rows: list[CleanRow]) -> None:
-        with connection.cursor() as cursor:
-            cursor.execute(_tables_sql())
-            names = ", ".join(STAGE_COLUMNS)
-            with cursor.cursor.copy(f"COPY {STAGE} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(_stage_row(row))
+    @staticmethod
+    def stage_row(row: CleanRow) -> tuple:
+        """The row as the stage's COPY takes it."""
+        values, phone = row.values, row.values.get("phone")
+        return (
+            row.line, *[values.get(name) for name in WRITABLE],
+            json.dumps(row.traits) if row.traits else None,
+            row.email_consent, row.email_consent_at, row.sms_consent, row.sms_consent_at,
+            is_mobile(phone) if phone else None,
+        )  # fmt: skip
 
-    def run(self, now: datetime, meanwhile: Callable[[], None] | None = None) -> "Outcome":
-        """The staged batch written (in a dry run: judged, then rolled back).
+    def run(
+        self, staged: list[tuple], now: datetime, meanwhile: Callable[[], None] | None = None
+    ) -> "Outcome":
+        """The rows (`stage_row`s) written (in a dry run: judged, then rolled back).
 
-        `meanwhile` runs in this thread while PostgreSQL works on the batch: the statements
-        go from a helper thread on the same connection, which waits on the socket without
-        the GIL. `meanwhile` must not touch the database.
+        The stage's COPY and the statements go from a helper thread on this connection, which
+        waits on the socket without the GIL, while `meanwhile` runs here; `meanwhile` must not
+        touch the database.
         """
         try:
             with transaction.atomic():
-                outcome = self._execute(now, meanwhile)
+                outcome = self._execute(staged, now, meanwhile)
                 if self.dry_run:
                     raise DryRun(outcome)
         except DryRun as dry:
             return dry.outcome
         return outcome
 
-    def _execute(self, now: datetime, meanwhile) -> "Outcome":
+    def _execute(self, staged: list[tuple], now: datetime, meanwhile) -> "Outcome":
         sql = self.sql.replace("{now}", _timestamp(now))
         connection.ensure_connection()
         with connection.wrap_database_errors:  # psycopg's errors as Django's (IntegrityError)
             if meanwhile is None:
-                answers = _answers(connection.connection, sql)
+                answers = _answers(connection.connection, staged, sql)
             else:
                 with ThreadPoolExecutor(1, thread_name_prefix="import-sql") as pool:
-                    future = pool.submit(_answers, connection.connection, sql)
+                    future = pool.submit(_answers, connection.connection, staged, sql)
                     try:
                         meanwhile()
                     finally:
@@ -112,27 +117,21 @@ class SqlBatch:
         return outcome
 
 
-def _answers(raw, sql: str) -> list[tuple[str, list[tuple]]]:
-    """Runs the statements on the psycopg connection `raw`; each result set's first column
-    name and rows."""
+def _answers(raw, staged: list[tuple], sql: str) -> list[tuple[str, list[tuple]]]:
+    """On the psycopg connection `raw`: the stage filled by COPY, then the statements; each
+    result set's first column name and rows."""
     answers = []
     with raw.cursor() as cursor:
+        cursor.execute(_tables_sql())
+        with cursor.copy(f"COPY {STAGE} ({', '.join(STAGE_COLUMNS)}) FROM STDIN") as copy:
+            for row in staged:
+                copy.write_row(row)
         cursor.execute(sql)
         while True:
             if cursor.description:
                 answers.append((cursor.description[0].name, cursor.fetchall()))
             if not cursor.nextset():
                 return answers
-
-
-def _stage_row(row: CleanRow) -> tuple:
-    values, phone = row.values, row.values.get("phone")
-    return (
-        row.line, *[values.get(name) for name in WRITABLE],
-        json.dumps(row.traits) if row.traits else None,
-        row.email_consent, row.email_consent_at, row.sms_consent, row.sms_consent_at,
-        is_mobile(phone) if phone else None,
-    )  # fmt: skip
 
 
 class Outcome:

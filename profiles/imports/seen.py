@@ -46,7 +46,11 @@ class SeenIndex:
     def __len__(self) -> int:
         return sum(len(hashes) for hashes, _ in self._runs)
 
-    def earlier(self, hashes: list[int]) -> dict[int, int]:
+    def maybe(self, hashes: list[int]) -> list[int]:
+        """Those of `hashes` the index may hold (here: all, it has no filter)."""
+        return hashes
+
+    def earlier(self, hashes: list[int], filtered: bool = False) -> dict[int, int]:
         """hash -> line, for those of `hashes` seen in earlier batches."""
         if not hashes or not self._runs:
             return {}
@@ -99,10 +103,17 @@ class SeenTable:
             # A hash index: the keys are random, a btree would touch a random leaf per insert.
             cursor.execute(f"CREATE INDEX ON {self.TABLE} USING hash (h)")
 
-    def earlier(self, hashes: list[int]) -> dict[int, int]:
-        if hashes:
-            wanted = np.fromiter(hashes, dtype=np.int64, count=len(hashes))
-            hashes = wanted[self._may_hold(wanted)].tolist()
+    def maybe(self, hashes: list[int]) -> list[int]:
+        """Those of `hashes` the Bloom filter may hold (no database: safe in any thread)."""
+        if not hashes:
+            return []
+        wanted = np.fromiter(hashes, dtype=np.int64, count=len(hashes))
+        return wanted[self._may_hold(wanted)].tolist()
+
+    def earlier(self, hashes: list[int], filtered: bool = False) -> dict[int, int]:
+        """hash -> line of those held; `filtered`: `hashes` came through `maybe` already."""
+        if not filtered:
+            hashes = self.maybe(hashes)
         if not hashes:
             return {}
         with connection.cursor() as cursor:
