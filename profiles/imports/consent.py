@@ -80,7 +80,8 @@ class ConsentPolicy:
         if str(final.get(name) or "") != address:
             notes.append(f"{channel} consent not recorded: the profile keeps {final.get(name)}")
             return None
-        if channel == Channel.SMS and action == OPT_IN and not is_mobile(address):
+        mobile = row.mobile if row.mobile is not None else is_mobile(address)
+        if channel == Channel.SMS and action == OPT_IN and not mobile:
             notes.append(f"SMS consent not recorded: {address} is not a mobile number")
             return None
         file_time = getattr(row, f"{channel}_consent_at")
