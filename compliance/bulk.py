@@ -373,10 +373,12 @@ class StagedConsent:
         columns, judged = ", ".join(self.COLUMNS), ", ".join(self.COLUMNS | self.STATE)
         writes = f"NOT is_new AND profile_id IS NOT NULL AND {_VERDICT_WRITES}"
         # OFFSET 0 keeps each probe a single evaluation (the verdict reads its result often).
+        # Requests that would change nothing are not kept: they write and count nothing.
         return (
-            f"INSERT INTO {self.JUDGED} ({judged}) SELECT {columns}, {_STATE_NAMES}, "
-            f"{_verdict()} FROM (SELECT r.*, {_state('r')} FROM ({requests}) AS r "
-            f"LEFT JOIN LATERAL ({_subscription('r')}) AS c ON true OFFSET 0) AS q; "
+            f"INSERT INTO {self.JUDGED} ({judged}) SELECT * FROM (SELECT {columns}, "
+            f"{_STATE_NAMES}, {_verdict()} AS verdict FROM (SELECT r.*, {_state('r')} FROM "
+            f"({requests}) AS r LEFT JOIN LATERAL ({_subscription('r')}) AS c ON true "
+            f"OFFSET 0) AS q) AS v WHERE {_VERDICT_WRITES}; "
             # Serialises with consent_record (which locks the profile): a STOP and an import
             # of the same person never interleave. Only profiles whose requests write.
             f"SELECT count(*) AS tandem_locked FROM (SELECT id FROM {PROFILE_TABLE} WHERE id = "

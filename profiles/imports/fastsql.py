@@ -29,21 +29,12 @@ TABLE = Profile._meta.db_table
 IDENTIFIERS = ("external_id", "email", "phone")
 MERGED = (*WRITABLE, "traits")
 STAGE = "tandem_import_stage"  # the batch as cleaned, by COPY
-ROWS = "tandem_import_rows"  # per row: its profile, or why it fails
 STAGE_COLUMNS = (
     {"line": "integer"}
     | dict.fromkeys(WRITABLE, "varchar")
     | {"traits": "jsonb", "email_consent": "varchar", "email_consent_at": "timestamptz",
        "sms_consent": "varchar", "sms_consent_at": "timestamptz", "mobile": "boolean"}
 )  # fmt: skip
-ROW_COLUMNS = (
-    {"line": "integer", "pid": "bigint", "is_new": "boolean", "problem": "varchar"}
-    | {"changed": "boolean"}
-    | dict.fromkeys(("found", "e_id", "m_id", "p_id"), "bigint")
-    | {"first_line": "integer", "external_id": "varchar", "c_external_id": "varchar"}
-    # the matched profile's identifiers the row does not carry (for the duplicate index)
-    | {f"claim_{name}": "varchar" for name in IDENTIFIERS}
-)
 ASKS = "tandem_import_asks"  # per landed row and channel with consent asked: the address
 ASK_COLUMNS = {
     "line": "integer", "pid": "bigint", "is_new": "boolean", "channel": "varchar",
@@ -195,7 +186,7 @@ def _tables_sql() -> str:
     return "".join(
         f"CREATE TEMP TABLE IF NOT EXISTS {table} "
         f"({', '.join(f'{c} {t}' for c, t in columns.items())}); TRUNCATE {table}; "
-        for table, columns in ((STAGE, STAGE_COLUMNS), (ROWS, ROW_COLUMNS), (ASKS, ASK_COLUMNS))
+        for table, columns in ((STAGE, STAGE_COLUMNS), (ASKS, ASK_COLUMNS))
     )
 
 
@@ -218,10 +209,10 @@ def _batch_sql(policy: ConsentPolicy, overwrite: bool, consent_sql, announce: bo
         # server (the last fraction of a second before a crash) is lost whole, and the job
         # resumes before it. Later synchronous commits flush it anyway (WAL is sequential).
         "SET LOCAL synchronous_commit = off",
-        _write_sql(_literal(_sequence()), policy, overwrite),
+        _write_sql(_literal(_sequence()), policy, overwrite, announce),
         consent_sql.prepare_sql(),
         consent_sql.record_sql(_requests_sql(policy), "{now}"),
-        _outcome_sql(announce),
+        _notes_sql(),
     ]
     return "; ".join(part.strip().rstrip(";") for part in parts)
 
@@ -235,7 +226,8 @@ def _sequence() -> str:
 def _probe(name: str) -> str:
     # A scalar subquery per staged row: one index probe whatever the planner's statistics
     # say (during a big import they lag, and a hash join would scan the whole table).
-    return f"(SELECT p.id FROM {TABLE} p WHERE p.{name} = s.{name} AND p.{name} IS NOT NULL)"
+    # The whole row: a matched profile is read once, by the probe that finds it.
+    return f"(SELECT p FROM {TABLE} p WHERE p.{name} = s.{name} AND p.{name} IS NOT NULL)"
 
 
 def _merge(name: str, new: str, old: str, overwrite: bool) -> str:
@@ -249,32 +241,30 @@ def _merge(name: str, new: str, old: str, overwrite: bool) -> str:
     return f"CASE WHEN {new} IS NOT NULL AND coalesce({old}, '') = '' THEN {new} ELSE {old} END"
 
 
-def _write_sql(sequence: str, policy: ConsentPolicy, overwrite: bool) -> str:
+def _write_sql(sequence: str, policy: ConsentPolicy, overwrite: bool, announce: bool) -> str:
     """One statement, one pass over the stage: ProfileIndex.match and Importer._claim (each
     row's profile id, new ones from the sequence, or why the row fails), the INSERT of the
     new profiles, the UPDATE of the changed ones (profile_changes; the unchanged are only
-    compared), and each landed row's consent asks with the address its profile ends with."""
-    current = ", ".join(f"p.{name} AS c_{name}" for name in MERGED)
+    compared), each landed row's consent asks with the address its profile ends with; and
+    as its answer the counts, the failures and the claims (see _answer_sql)."""
+    current = ", ".join(f"(c).{name} AS c_{name}" for name in MERGED)
     merged = {name: _merge(name, name, f"c_{name}", overwrite) for name in MERGED}
     assigned = {name: _merge(name, f"rows.{name}", f"rows.c_{name}", overwrite) for name in MERGED}
     olds = ", ".join(f"c_{name}" for name in MERGED)
-    claims = ", ".join(
-        f"CASE WHEN c_{name} IS DISTINCT FROM {name} THEN c_{name} END" for name in IDENTIFIERS
-    )
     names = ", ".join(WRITABLE)
     news = ", ".join(name if name in IDENTIFIERS else f"coalesce({name}, '')" for name in WRITABLE)
     return f"""
         WITH probed AS MATERIALIZED (
-            SELECT s.*, {_probe("external_id")} AS e_id, {_probe("email")} AS m_id,
-                {_probe("phone")} AS p_id
+            SELECT s.*, {_probe("external_id")} AS e_row, {_probe("email")} AS m_row,
+                {_probe("phone")} AS p_row
             FROM {STAGE} s
-        ), known AS MATERIALIZED (
-            SELECT probed.*, coalesce(e_id, m_id, p_id) AS found,
-                coalesce(e_id <> m_id, false) OR coalesce(e_id <> p_id, false)
-                OR coalesce(m_id <> p_id, false) AS two, c.*
-            FROM probed LEFT JOIN LATERAL (
-                SELECT {current} FROM {TABLE} p WHERE p.id = coalesce(e_id, m_id, p_id) LIMIT 1
-            ) AS c ON true
+        ), known AS (
+            SELECT probed.*, (e_row).id AS e_id, (m_row).id AS m_id, (p_row).id AS p_id,
+                coalesce((e_row).id, (m_row).id, (p_row).id) AS found,
+                coalesce((e_row).id <> (m_row).id, false) OR coalesce((e_row).id <> (p_row).id,
+                false) OR coalesce((m_row).id <> (p_row).id, false) AS two,
+                {current}
+            FROM (SELECT probed.*, coalesce(e_row, m_row, p_row) AS c FROM probed) AS probed
         ), checked AS (
             SELECT known.*, CASE WHEN two THEN 'two'
                 WHEN external_id IS NOT NULL AND c_external_id IS NOT NULL
@@ -311,10 +301,39 @@ def _write_sql(sequence: str, policy: ConsentPolicy, overwrite: bool) -> str:
             SELECT r.line, r.pid, r.is_new, q.*, r.mobile FROM rows r {_channels(policy)}
             WHERE r.pid IS NOT NULL AND q.action IS NOT NULL AND q.address IS NOT NULL
         )
-        INSERT INTO {ROWS} ({", ".join(ROW_COLUMNS)})
-        SELECT line, pid, is_new, problem, changed, found, e_id, m_id, p_id, first_line,
-            external_id, c_external_id, {claims}
+        {_answer_sql(announce)}
+    """
+
+
+def _answer_sql(announce: bool) -> str:
+    """The write statement's answer: the counts (created, matched, changed), the failures
+    (line, kind, details), the identifiers of matched profiles the rows do not carry (for
+    the duplicate index) and, to announce them, the new profiles' ids."""
+    claims = ", ".join(
+        f"CASE WHEN c_{name} IS DISTINCT FROM {name} THEN c_{name} END" for name in IDENTIFIERS
+    )
+    differs = " OR ".join(
+        f"(c_{name} IS DISTINCT FROM {name} AND c_{name} IS NOT NULL)" for name in IDENTIFIERS
+    )
+    created = (
+        "UNION ALL SELECT 'created', line, pid::text, NULL, NULL FROM rows "
+        "WHERE is_new AND pid IS NOT NULL"
+    )
+    return f"""
+        SELECT 'counts' AS tandem_kind, 0 AS line,
+            count(*) FILTER (WHERE is_new AND pid IS NOT NULL)::text,
+            count(*) FILTER (WHERE NOT is_new AND pid IS NOT NULL)::text,
+            count(*) FILTER (WHERE changed)::text
         FROM rows
+        UNION ALL SELECT problem, line,
+            CASE problem WHEN 'two' THEN e_id::text WHEN 'external' THEN found::text
+                ELSE first_line::text END,
+            CASE problem WHEN 'two' THEN m_id::text WHEN 'external' THEN c_external_id END,
+            CASE problem WHEN 'two' THEN p_id::text WHEN 'external' THEN external_id END
+        FROM rows WHERE problem IS NOT NULL
+        UNION ALL SELECT 'claim', line, {claims}
+        FROM rows WHERE pid IS NOT NULL AND NOT is_new AND ({differs})
+        {created if announce else ""}
     """
 
 
@@ -358,32 +377,13 @@ def _requests_sql(policy: ConsentPolicy) -> str:
     """
 
 
-def _outcome_sql(announce: bool) -> str:
-    created = (
-        f"UNION ALL SELECT 'created', line, pid::text, NULL, NULL FROM {ROWS} "
-        "WHERE is_new AND pid IS NOT NULL"
-        if announce
-        else ""
-    )
+def _notes_sql() -> str:
+    """ConsentPolicy.requests_for's notes: consent asked for an address the profile does not
+    hold after the row (it kept its own), or SMS consent for a number that is no mobile."""
     keeps = "a.final IS DISTINCT FROM a.address"
     return f"""
-        SELECT 'counts' AS tandem_kind, 0 AS line,
-            count(*) FILTER (WHERE is_new AND pid IS NOT NULL)::text,
-            count(*) FILTER (WHERE NOT is_new AND pid IS NOT NULL)::text,
-            count(*) FILTER (WHERE changed)::text
-        FROM {ROWS}
-        UNION ALL SELECT problem, line,
-            CASE problem WHEN 'two' THEN e_id::text WHEN 'external' THEN found::text
-                ELSE first_line::text END,
-            CASE problem WHEN 'two' THEN m_id::text WHEN 'external' THEN c_external_id END,
-            CASE problem WHEN 'two' THEN p_id::text WHEN 'external' THEN external_id END
-        FROM {ROWS} WHERE problem IS NOT NULL
-        UNION ALL SELECT 'claim', line, claim_external_id, claim_email, claim_phone
-        FROM {ROWS} WHERE pid IS NOT NULL AND NOT is_new AND (claim_external_id IS NOT NULL
-            OR claim_email IS NOT NULL OR claim_phone IS NOT NULL)
-        UNION ALL SELECT CASE WHEN {keeps} THEN 'keeps' ELSE 'mobile' END, a.line,
+        SELECT CASE WHEN {keeps} THEN 'keeps' ELSE 'mobile' END AS tandem_kind, a.line,
             CASE WHEN {keeps} THEN a.channel ELSE a.address END, a.final, NULL
         FROM {ASKS} a
         WHERE {keeps} OR (a.channel = 'sms' AND a.action = '{OPT_IN}' AND NOT a.mobile)
-        {created}
     """
