@@ -226,7 +226,8 @@ def _sequence() -> str:
 def _probe(name: str) -> str:
     # A scalar subquery per staged row: one index probe whatever the planner's statistics
     # say (during a big import they lag, and a hash join would scan the whole table).
-    # The whole row: a matched profile is read once, by the probe that finds it.
+    # The whole row: a matched profile is read once, by the probe that finds it, and an
+    # identifier the profile found already holds is not asked again (they are unique).
     return f"(SELECT p FROM {TABLE} p WHERE p.{name} = s.{name} AND p.{name} IS NOT NULL)"
 
 
@@ -255,9 +256,14 @@ def _write_sql(sequence: str, policy: ConsentPolicy, overwrite: bool, announce: 
     news = ", ".join(name if name in IDENTIFIERS else f"coalesce({name}, '')" for name in WRITABLE)
     return f"""
         WITH probed AS MATERIALIZED (
-            SELECT s.*, {_probe("external_id")} AS e_row, {_probe("email")} AS m_row,
-                {_probe("phone")} AS p_row
-            FROM {STAGE} s
+            SELECT s.*, CASE WHEN (m_row).phone = s.phone THEN m_row
+                WHEN (e_row).phone = s.phone THEN e_row ELSE {_probe("phone")} END AS p_row
+            FROM (
+                SELECT s.*, CASE WHEN (e_row).email = s.email THEN e_row
+                    ELSE {_probe("email")} END AS m_row
+                FROM (SELECT s.*, {_probe("external_id")} AS e_row FROM {STAGE} s OFFSET 0) AS s
+                OFFSET 0
+            ) AS s
         ), known AS (
             SELECT probed.*, (e_row).id AS e_id, (m_row).id AS m_id, (p_row).id AS p_id,
                 coalesce((e_row).id, (m_row).id, (p_row).id) AS found,
@@ -265,6 +271,7 @@ def _write_sql(sequence: str, policy: ConsentPolicy, overwrite: bool, announce: 
                 false) OR coalesce((m_row).id <> (p_row).id, false) AS two,
                 {current}
             FROM (SELECT probed.*, coalesce(e_row, m_row, p_row) AS c FROM probed) AS probed
+            
         ), checked AS (
             SELECT known.*, CASE WHEN two THEN 'two'
                 WHEN external_id IS NOT NULL AND c_external_id IS NOT NULL
