@@ -68,8 +68,8 @@ def _nanp(raw: str, region: str) -> tuple[str | None, bool] | None:
     digits = raw.translate(SEPARATORS)
     if len(digits) == 11 and digits[0] == "1":
         digits = digits[1:]
-    elif len(digits) != 10 or (region not in NANP_REGIONS and not raw.startswith("+")):
-        return None
+    elif len(digits) != 10 or region not in NANP_REGIONS or raw.startswith("+"):
+        return None  # "+303 313 5702" is country code 30, not the area code 303
     known = _NPA_REGION.get(digits[:3])
     if known is None:
         return None

@@ -27,6 +27,14 @@ def test_the_shortcut_agrees_with_phonenumbers_on_typed_north_american_numbers()
     assert 0 < sum(1 for e164, _ in answers if e164) < len(typed)
 
 
+def test_a_plus_without_the_1_is_another_country_code_not_an_area_code():
+    phones.parse_phone("+1 303 555 0123", "US")  # the shortcut now knows area code 303
+
+    assert phones.parse_phone("+3033135702", "US") == (None, False)  # +30: Greece
+    assert phones.parse_phone("+30 21 0123 4567", "US") == ("+302101234567", False)
+    assert phones.parse_phone("303-313-5702", "US") == ("+13033135702", True)
+
+
 def test_a_uk_landline_is_valid_but_not_mobile():
     assert phones.parse_phone("+442071838750", "US") == ("+442071838750", False)
     assert phones.is_mobile("+447911123456") is True
