@@ -329,3 +329,157 @@ def _insert(table: str, columns: dict[str, str], rows, tail: str) -> list[tuple]
 def _adapter():
     # SQLite stores datetimes as text; PostgreSQL (COPY) takes them as they are.
     return (lambda value: value) if is_postgres() else connection.ops.adapt_datetimefield_value
+
+
+# --- The set-based form, for requests an import stages with SQL (PostgreSQL) ---
+
+
+class StagedConsent:
+    """consent_import_many's rules in SQL, over requests an import builds with SQL.
+
+    The PostgreSQL fast path hands `record_sql` a SELECT of its requests (the columns of
+    `COLUMNS`, one row a request, built from its own staged batch) and runs the result: the
+    same judgement as `_judge` (suppressions and channel subscriptions read by one index
+    probe each; a profile made in this transaction has none to read), the profiles of the
+    requests that write locked and those judged again, the ledger rows inserted (a known
+    idempotency key inserts nothing) with the applied ones' subscriptions in the same
+    statement, and the suppressions of undeliverable addresses. It ends with one row:
+    (consent_applied, consent_refused). No Python object a request.
+    """
+
+    JUDGED = "tandem_consent_judged"
+    COLUMNS = {
+        "line": "integer",
+        "profile_id": "bigint",
+        "is_new": "boolean",
+        "address": "varchar",
+        "channel": "varchar",
+        "action": "varchar",
+        "occurred_at": "timestamptz",
+        "evidence": "text",
+        "idempotency_key": "varchar",
+        "mobile": "boolean",
+    }  # fmt: skip  (evidence: JSON text, parsed only where a row is written)
+    STATE = {"sup": "varchar", "cur_status": "varchar", "cur_source": "varchar",
+             "cur_updated": "timestamptz", "verdict": "varchar"}  # fmt: skip
+
+    def prepare_sql(self) -> str:
+        """Makes the working table (once per connection) and empties it."""
+        columns = ", ".join(f"{c} {t}" for c, t in (self.COLUMNS | self.STATE).items())
+        return f"CREATE TEMP TABLE IF NOT EXISTS {self.JUDGED} ({columns}); TRUNCATE {self.JUDGED}"
+
+    def record_sql(self, requests: str, now: str) -> str:
+        """`requests`: a SELECT of the requests; `now`: a timestamptz SQL literal."""
+        columns, judged = ", ".join(self.COLUMNS), ", ".join(self.COLUMNS | self.STATE)
+        writes = f"NOT is_new AND profile_id IS NOT NULL AND {_VERDICT_WRITES}"
+        # OFFSET 0 keeps each probe a single evaluation (the verdict reads its result often).
+        # Requests that would change nothing are not kept: they write and count nothing.
+        return (
+            f"INSERT INTO {self.JUDGED} ({judged}) SELECT * FROM (SELECT {columns}, "
+            f"{_STATE_NAMES}, {_verdict()} AS verdict FROM (SELECT r.*, {_state('r')} FROM "
+            f"({requests}) AS r LEFT JOIN LATERAL ({_subscription('r')}) AS c ON true "
+            f"OFFSET 0) AS q) AS v WHERE {_VERDICT_WRITES}; "
+            # Serialises with consent_record (which locks the profile): a STOP and an import
+            # of the same person never interleave. Only profiles whose requests write.
+            f"SELECT count(*) AS tandem_locked FROM (SELECT id FROM {PROFILE_TABLE} WHERE id = "
+            f"ANY(ARRAY(SELECT profile_id FROM {self.JUDGED} WHERE {writes})) ORDER BY id "
+            "FOR UPDATE) AS locked; "
+            f"UPDATE {self.JUDGED} AS j SET ({', '.join(self.STATE)}) = (SELECT "
+            f"{_STATE_NAMES}, {_verdict()} FROM (SELECT j.action, j.address, j.channel, "
+            f"j.occurred_at, j.mobile, {_state('j')} FROM (SELECT) AS one "
+            f"LEFT JOIN LATERAL ({_subscription('j')}) AS c ON true OFFSET 0) AS q) "
+            f"WHERE {writes}; " + self._write_sql(now)
+        )
+
+    def _write_sql(self, now: str) -> str:
+        status = " ".join(
+            f"WHEN '{ACTION_FOR[a].value}' THEN '{STATUS_FOR[a].value}'" for a in ACTION_FOR
+        )
+        kind = "split_part(verdict, '|', 1)"
+        events = (
+            f"INSERT INTO {EVENT_TABLE} ({', '.join(EVENT_STAGE)}) SELECT profile_id, address, "
+            f"channel, action, '{IMPORT}', evidence::jsonb, {kind} = 'applied', "
+            "left(substr(verdict, strpos(verdict, '|') + 1), 200), occurred_at, "
+            f"idempotency_key, {now} FROM {self.JUDGED} WHERE {kind} IN ('applied', 'refused') "
+            "AND <which> ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO "
+            "NOTHING RETURNING id, profile_id, channel, action, applied, occurred_at"
+        )
+        subscriptions = (
+            f"INSERT INTO {SUBSCRIPTION_TABLE} ({', '.join(SUBSCRIPTION_STAGE)}) SELECT "
+            f"profile_id, channel, CASE action {status} END, '{IMPORT}', id, occurred_at "
+            "FROM <stored> WHERE applied"
+        )
+        bounce = SuppressionReason.HARD_BOUNCE.value
+        return (
+            f"WITH stored_new AS ({events.replace('<which>', 'is_new')}), "
+            # A profile made in this transaction has no subscription to update.
+            f"subscribed_new AS ({subscriptions.replace('<stored>', 'stored_new')}), "
+            f"stored AS ({events.replace('<which>', 'NOT is_new')}), "
+            f"subscribed AS ({subscriptions.replace('<stored>', 'stored')} {SUBSCRIPTION_UPSERT}), "
+            f"suppressed AS (INSERT INTO {SUPPRESSION_TABLE} (address, channel, reason, source, "
+            f"evidence, created_at) SELECT address, channel, '{bounce}', '{IMPORT}', "
+            f"evidence::jsonb, {now} FROM {self.JUDGED} WHERE {kind} = 'suppression' "
+            "ON CONFLICT DO NOTHING) "
+            "SELECT (SELECT count(*) FROM stored_new WHERE applied) + (SELECT count(*) FROM "
+            "stored WHERE applied) + (SELECT count(*) FROM "
+            f"{self.JUDGED} WHERE {kind} = 'suppression') AS consent_applied, "
+            "(SELECT count(*) FROM stored_new WHERE NOT applied) + (SELECT count(*) FROM stored "
+            "WHERE NOT applied) AS consent_refused"
+        )
+
+
+_STATE_NAMES = "sup, cur_status, cur_source, cur_updated"
+_VERDICT_WRITES = "split_part(verdict, '|', 1) <> 'none'"
+
+
+def _state(alias: str) -> str:
+    """The active suppression of request `alias`'s address, by one index probe; and c.*."""
+    return (
+        f"(SELECT x.reason FROM {SUPPRESSION_TABLE} x WHERE x.address = {alias}.address AND "
+        f"x.channel = {alias}.channel AND x.lifted_at IS NULL ORDER BY x.created_at DESC "
+        "LIMIT 1) AS sup, c.*"
+    )
+
+
+def _subscription(alias: str) -> str:
+    """The channel subscription of request `alias`'s profile; a profile made in this
+    transaction has none (a one-time filter: no probe)."""
+    return (
+        "SELECT x.status AS cur_status, x.source AS cur_source, x.updated_at AS cur_updated "
+        f"FROM {SUBSCRIPTION_TABLE} x WHERE NOT {alias}.is_new AND x.profile_id = "
+        f"{alias}.profile_id AND x.channel = {alias}.channel AND x.topic_id IS NULL LIMIT 1"
+    )
+
+
+def _labels(column: str, choices) -> str:
+    whens = " ".join(f"WHEN {_literal(c.value)} THEN {_literal(str(c.label))}" for c in choices)
+    return f"CASE {column} {whens} ELSE {column} END"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _verdict() -> str:
+    """`_judge` as one SQL expression over q: 'write|outcome', write one of none,
+    suppression, applied, refused. (A known idempotency key is the insert's ON CONFLICT.)"""
+    target = " ".join(f"WHEN '{a}' THEN '{STATUS_FOR[a].value}'" for a in STATUS_FOR)
+    person = "; only the person can opt back in'"
+    return (
+        f"CASE WHEN q.action = '{CLEANED}' THEN CASE WHEN q.sup IS NOT NULL THEN "
+        "'none|address already suppressed' ELSE 'suppression|address marked undeliverable' END "
+        f"WHEN q.cur_status = (CASE q.action {target} END) THEN 'none|already ' || q.cur_status "
+        "WHEN q.cur_updated > q.occurred_at THEN 'refused|refused: older than the current "
+        "state (' || q.cur_status || ' since ' || "
+        "to_char(q.cur_updated AT TIME ZONE 'UTC', 'YYYY-MM-DD') || ')' "
+        f"WHEN q.action = '{OPT_OUT}' THEN 'applied|opted out' "
+        "WHEN q.sup IS NOT NULL THEN 'refused|refused: address suppressed (' || "
+        f"{_labels('q.sup', SuppressionReason)} || '){person} "
+        f"WHEN q.cur_status = '{ConsentStatus.UNSUBSCRIBED.value}' THEN 'refused|refused: the "
+        f"person opted out (' || {_labels('q.cur_source', ConsentSource)} || '){person} "
+        "WHEN q.channel = 'sms' AND NOT q.mobile THEN 'refused|refused: ' || q.address || "
+        "' is not a mobile number; SMS consent needs one' ELSE 'applied|opted in' END"
+    )
+
+
+consent_import_many.staged = StagedConsent()  # the fast path finds the SQL form here

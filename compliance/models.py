@@ -9,6 +9,15 @@ from django.db.models import Q
 from profiles.models import Channel, Profile
 
 
+def _set_only(*fields: tuple[str, str]) -> list[models.Index]:
+    """Indexes of nullable foreign keys over the rows where they are set: a lookup by one
+    (the delete of a topic, a disclosure text, a user) never asks for NULL."""
+    return [
+        models.Index(fields=[name], condition=Q(**{f"{name}__isnull": False}), name=index)
+        for name, index in fields
+    ]
+
+
 class Category(models.TextChoices):
     MARKETING = "marketing", "Marketing"
     TRANSACTIONAL = "transactional", "Transactional"
@@ -96,16 +105,28 @@ class DisclosureText(models.Model):
 class ConsentEvent(models.Model):
     """The ledger: every consent change ever asked for, applied or not. Never edited."""
 
+    # Indexed by consent_profile_time (profile first): a profile-only index would be a copy.
     profile = models.ForeignKey(
-        Profile, null=True, blank=True, on_delete=models.SET_NULL, related_name="consent_events"
+        Profile,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="consent_events",
+        db_index=False,
     )
     address = models.CharField(max_length=254, help_text="Email or E.164 number as it was")
     channel = models.CharField(max_length=10, choices=Channel.choices)
-    topic = models.ForeignKey(Topic, null=True, blank=True, on_delete=models.PROTECT)
+    # topic, disclosure and actor are empty on most rows (every import row): their indexes
+    # hold only the rows that have one (see Meta), which is all a lookup by them reads.
+    topic = models.ForeignKey(
+        Topic, null=True, blank=True, on_delete=models.PROTECT, db_index=False
+    )
     action = models.CharField(max_length=20, choices=ConsentAction.choices)
     source = models.CharField(max_length=30, choices=ConsentSource.choices)
     evidence = models.JSONField(default=dict, blank=True)
-    disclosure = models.ForeignKey(DisclosureText, null=True, blank=True, on_delete=models.PROTECT)
+    disclosure = models.ForeignKey(
+        DisclosureText, null=True, blank=True, on_delete=models.PROTECT, db_index=False
+    )
     applied = models.BooleanField(
         default=True,
         help_text="False when the request was refused, e.g. an import opt-in "
@@ -113,7 +134,7 @@ class ConsentEvent(models.Model):
     )
     outcome = models.CharField(max_length=200, blank=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, db_index=False
     )
     occurred_at = models.DateTimeField()
     recorded_at = models.DateTimeField(auto_now_add=True)
@@ -124,7 +145,9 @@ class ConsentEvent(models.Model):
         indexes = [
             models.Index(fields=["profile", "-occurred_at"], name="consent_profile_time"),
             models.Index(fields=["address", "channel"], name="consent_address"),
-        ]
+            *_set_only(("topic", "consent_topic"), ("disclosure", "consent_disclosure"),
+                       ("actor", "consent_actor")),
+        ]  # fmt: skip
         constraints = [
             models.UniqueConstraint(
                 fields=["idempotency_key"],
@@ -153,13 +176,17 @@ class Subscription(models.Model):
 
     profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="subscriptions")
     channel = models.CharField(max_length=10, choices=Channel.choices)
-    topic = models.ForeignKey(Topic, null=True, blank=True, on_delete=models.CASCADE)
+    # Empty on channel-level rows (all an import writes); indexed where set (see Meta).
+    topic = models.ForeignKey(
+        Topic, null=True, blank=True, on_delete=models.CASCADE, db_index=False
+    )
     status = models.CharField(max_length=20, choices=ConsentStatus.choices)
     source = models.CharField(max_length=30, choices=ConsentSource.choices)
     last_event = models.ForeignKey(ConsentEvent, on_delete=models.PROTECT, related_name="+")
     updated_at = models.DateTimeField()
 
     class Meta:
+        indexes = _set_only(("topic", "subscription_topic"))
         constraints = [
             models.UniqueConstraint(
                 fields=["profile", "channel", "topic"],

@@ -80,7 +80,8 @@ class ConsentPolicy:
         if str(final.get(name) or "") != address:
             notes.append(f"{channel} consent not recorded: the profile keeps {final.get(name)}")
             return None
-        if channel == Channel.SMS and action == OPT_IN and not is_mobile(address):
+        mobile = row.mobile if row.mobile is not None else is_mobile(address)
+        if channel == Channel.SMS and action == OPT_IN and not mobile:
             notes.append(f"SMS consent not recorded: {address} is not a mobile number")
             return None
         file_time = getattr(row, f"{channel}_consent_at")
@@ -98,13 +99,16 @@ class ConsentPolicy:
         # JSON by template: the same object as json.dumps of a dict, in a tenth of the time.
         head = self._templates.get((channel, bool(explicit)))
         if head is None:
-            head = self._templates[(channel, bool(explicit))] = self._head(channel, explicit)
+            head = self._templates[(channel, bool(explicit))] = self.evidence_head(
+                channel, bool(explicit)
+            )
         tail = (
             ', "time_from_file": true}' if file_time is not None else ', "time_from_file": false}'
         )
         return f"{head}{row.line}{tail}"
 
-    def _head(self, channel, explicit) -> str:
+    def evidence_head(self, channel: str, explicit: bool) -> str:
+        """The evidence JSON up to the line number: what every row of a channel shares."""
         columns = self.columns.get(f"{channel}_consent", [])
         basis = (
             f"file column {' / '.join(columns) or '(format default)'}"
@@ -124,6 +128,11 @@ def write(requests: list[ConsentRequest], *, dry_run: bool) -> list[ConsentOutco
     if not requests:
         return []
     return _writer()(requests=requests, dry_run=dry_run)
+
+
+def staged_writer():
+    """The writer's SQL form (see compliance.bulk.StagedConsent), or None if it has none."""
+    return getattr(_writer(), "staged", None)
 
 
 @cache

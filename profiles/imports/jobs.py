@@ -193,7 +193,7 @@ def _run(job: ImportJob, time_budget, max_batches) -> ImportJob:
         )
     records = iter_records(path, info, skip=job.committed_offset)
     try:
-        while batch := list(islice(records, settings.IMPORT_BATCH_SIZE)):
+        for batch in importer.read_ahead(_batches(records, settings.IMPORT_BATCH_SIZE)):
             _commit_batch(job, importer, batch, errors)
             done += 1
             if max_batches is not None and done >= max_batches:
@@ -205,6 +205,11 @@ def _run(job: ImportJob, time_budget, max_batches) -> ImportJob:
     finally:
         importer.close()
     return _finish(job, ImportStatus.DONE, "")
+
+
+def _batches(records, size: int):
+    while batch := list(islice(records, size)):
+        yield batch
 
 
 def _beating(job: ImportJob, records, every: int = 100_000):

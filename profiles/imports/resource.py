@@ -34,6 +34,7 @@ class CleanRow:
     email_consent_at: datetime | None = None
     sms_consent: str | None = None
     sms_consent_at: datetime | None = None
+    mobile: bool | None = None  # whether the phone may receive SMS (None: not known yet)
     _keys: list[tuple[str, str]] | None = None
 
     def keys(self) -> list[tuple[str, str]]:
@@ -96,9 +97,12 @@ class ProfileResource(resources.ModelResource):
             if name.startswith(TRAIT_PREFIX):
                 traits.append((name[len(TRAIT_PREFIX) :], positions, constant))
                 continue
-            clean = self.fields[name].widget.clean
-            fields.append((name, positions, constant, clean if name in UNIQUE_PER_ROW
-                           else _remembered(clean)))  # fmt: skip
+            widget = self.fields[name].widget
+            if name == "phone":  # (E.164, mobile): _build_row keeps both
+                clean = widget.clean_phone
+            else:
+                clean = widget.clean if name in UNIQUE_PER_ROW else _remembered(widget.clean)
+            fields.append((name, positions, constant, clean))
         build = self._build_row
 
         def clean(line: int, cells: list[str]) -> CleanRow:
@@ -152,19 +156,18 @@ class ProfileResource(resources.ModelResource):
         return self._build_row(line, cleaned, traits)
 
     def _build_row(self, line: int, cleaned: dict[str, Any], traits: dict[str, str]) -> CleanRow:
-        _split_full_name(cleaned)
-        row = CleanRow(
-            line=line,
-            values={n: cleaned[n] for n in WRITABLE if cleaned.get(n)},
-            traits=traits,
-            email_consent=cleaned.get("email_consent"),
-            email_consent_at=cleaned.get("email_consent_at"),
-            sms_consent=cleaned.get("sms_consent"),
-            sms_consent_at=cleaned.get("sms_consent_at"),
-        )
-        if not row.keys():
+        if "full_name" in cleaned:
+            _split_full_name(cleaned)
+        mobile = None
+        phone = cleaned.get("phone")
+        if phone.__class__ is tuple:  # from the compiled cleaner: (E.164, mobile)
+            cleaned["phone"], mobile = phone
+        values = {n: value for n in WRITABLE if (value := cleaned.get(n))}
+        if "email" not in values and "phone" not in values and "external_id" not in values:
             raise RowInvalid("no email, phone or external id")
-        return row
+        get = cleaned.get
+        return CleanRow(line, values, traits, get("email_consent"), get("email_consent_at"),
+                        get("sms_consent"), get("sms_consent_at"), mobile)  # fmt: skip
 
 
 UNIQUE_PER_ROW = frozenset(IDENTIFIERS)  # remembering these would only cost memory

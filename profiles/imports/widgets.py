@@ -73,14 +73,18 @@ class PhoneWidget(Widget):
     """E.164 for a valid number; national numbers use PHONE_DEFAULT_REGION."""
 
     def clean(self, value, row=None, **kwargs) -> str | None:
+        return self.clean_phone(value)[0]
+
+    def clean_phone(self, value) -> tuple[str | None, bool | None]:
+        """(E.164, may receive SMS): the import's row cleaner keeps both."""
         # Shopify and Excel users prefix numbers with ' so the + survives a spreadsheet.
         raw = str(value or "").strip().lstrip("'").strip()
         if not raw:
-            return None
-        e164, _ = parse_phone(raw, default_region())
+            return None, None
+        e164, mobile = parse_phone(raw, default_region())
         if e164 is None:
             raise ValueError(f"invalid phone number: {value!r}")
-        return e164
+        return e164, mobile
 
 
 @lru_cache(maxsize=1)

@@ -182,3 +182,22 @@ def test_a_finished_job_leaves_no_duplicate_index_on_the_connection(small_batche
         with connection.cursor() as cursor:
             cursor.execute("SELECT to_regclass(%s)", [f"pg_temp.{SeenTable.TABLE}"])
             assert cursor.fetchone() == (None,)
+
+
+def test_duplicates_of_the_previous_batch_and_of_older_ones_are_both_caught(small_batches):
+    job = make_job(
+        "email,phone\n"
+        "a@example.com,+14155550301\nb@example.com,+14155550302\n"  # batch 1
+        "B@example.com,\nc@example.com,+14155550301\n"  # batch 2: lines 4 and 5
+        "d@example.com,+14155550304\n,+14155550302\n"  # batch 3: line 7 is line 3's phone
+    )
+
+    import_job_run(job_id=job.pk)
+
+    job.refresh_from_db()
+    assert [(r["line"], r["reason"]) for r in error_rows(job)] == [
+        ("4", "duplicate of line 3 (same email)"),
+        ("5", "duplicate of line 2 (same phone)"),
+        ("7", "duplicate of line 3 (same phone)"),
+    ]
+    assert (job.created, job.failed) == (3, 3)

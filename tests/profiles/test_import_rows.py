@@ -2,6 +2,7 @@
 
 import pytest
 
+from compliance.models import ConsentEvent, Subscription
 from profiles.models import Event, Profile
 from tests.factories import ProfileFactory
 from tests.profiles.test_import_helpers import error_rows, media, problems, run_import  # noqa: F401
@@ -133,3 +134,95 @@ def test_a_dry_run_counts_what_would_happen_and_writes_nothing():
     assert job.consent_applied == 2
     assert Profile.objects.count() == 1
     assert Profile.objects.get().first_name == ""
+
+
+def test_a_row_naming_two_existing_people_names_both_in_the_reason():
+    ada = ProfileFactory(email="ada@example.com", phone="+14155550101", external_id=None)
+    bob = ProfileFactory(email="bob@example.com", phone="+14155550102", external_id=None)
+
+    job = run_import("email,phone\nada@example.com,+14155550102\n")
+
+    assert problems(job) == [
+        ("2", f"the row names two existing profiles ({ada.pk}, {bob.pk}); "
+              "an import does not merge people"),
+    ]  # fmt: skip
+
+
+def test_a_row_with_another_external_id_than_its_profile_fails():
+    ada = ProfileFactory(email="ada@example.com", external_id="crm-1", first_name="")
+
+    job = run_import("external_id,email,first_name\ncrm-2,ADA@example.com,Ada\n")
+
+    assert problems(job) == [("2", f"profile {ada.pk} has external id 'crm-1', the row 'crm-2'")]
+    assert (job.failed, Profile.objects.get().first_name) == (1, "")
+
+
+@pytest.mark.parametrize(
+    ("overwrite", "traits"),
+    [
+        (False, {"plan": "pro", "tags": "old", "total_spent": "3"}),
+        (True, {"plan": "pro", "tags": "new", "total_spent": "3"}),
+    ],
+)
+def test_traits_merge_with_the_profiles_own_and_overwrite_decides_who_wins(overwrite, traits):
+    ProfileFactory(email="ada@example.com", traits={"plan": "pro", "tags": "old"})
+
+    job = run_import("email,tags,spent\nada@example.com,new,3\n", overwrite=overwrite,
+                     mapping={"spent": "traits.total_spent"})  # fmt: skip
+
+    assert (job.updated, Profile.objects.get().traits) == (1, traits)
+
+
+def test_a_profile_that_keeps_its_email_gets_no_consent_for_the_rows_email():
+    ada = ProfileFactory(email="ada@example.com", phone="+14155550101")
+
+    job = run_import("email,phone,email_consent\nada.new@example.com,+14155550101,yes\n")
+
+    ada.refresh_from_db()
+    assert (ada.email, job.updated, job.consent_applied) == ("ada@example.com", 0, 0)
+    assert problems(job) == [
+        ("2", "warning: email consent not recorded: the profile keeps ada@example.com")
+    ]
+    assert not ConsentEvent.objects.exists()
+
+
+def test_with_overwrite_the_rows_email_replaces_the_profiles_and_gets_the_consent():
+    ada = ProfileFactory(email="ada@example.com", phone="+14155550101")
+
+    job = run_import(
+        "email,phone,email_consent\nada.new@example.com,+14155550101,yes\n", overwrite=True
+    )
+
+    ada.refresh_from_db()
+    assert (ada.email, job.updated, job.consent_applied) == ("ada.new@example.com", 1, 1)
+    assert ConsentEvent.objects.get().address == "ada.new@example.com"
+
+
+def test_a_later_batch_naming_a_claimed_profile_by_its_other_identifier_is_a_duplicate(
+    settings,
+):
+    settings.IMPORT_BATCH_SIZE = 2
+    ProfileFactory(email="ada@example.com", phone="+14155550101", first_name="")
+
+    job = run_import(
+        "email,phone,first_name\nada@example.com,,Ada\nbob@example.com,,Bob\n"
+        ",+14155550101,Augusta\n"
+    )
+
+    assert problems(job) == [("4", "duplicate of line 2 (same phone)")]
+    assert (job.created, job.updated) == (1, 1)
+    assert Profile.objects.get(phone="+14155550101").first_name == "Ada"
+
+
+def test_a_dry_run_leaves_the_ledger_and_the_profiles_as_they_were():
+    ProfileFactory(email="ada@example.com", first_name="")
+
+    job = run_import(
+        "email,first_name,email_consent\nada@example.com,Ada,yes\nnew@example.com,New,yes\n",
+        dry_run=True,
+    )
+
+    assert (job.created, job.updated, job.consent_applied) == (1, 1, 2)
+    assert Profile.objects.get().first_name == ""
+    assert not ConsentEvent.objects.exists()
+    assert not Subscription.objects.exists()
