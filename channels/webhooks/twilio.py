@@ -62,9 +62,12 @@ def status_callback(request):
         "error_text": request.POST.get("ErrorMessage", ""),
     }
     if inbox.enabled() and not _proves_address_problem(status, fields["error_code"]):
-        inbox.accept(**fields)  # applied in a batch moments later (channels.webhooks.inbox)
-    else:
-        status_callback_apply(**fields)
+        try:
+            inbox.accept(**fields)  # applied in a batch moments later (channels.webhooks.inbox)
+            return HttpResponse(status=204)
+        except Exception:  # Redis unreachable: apply it now rather than lose it
+            logger.exception("could not queue a Twilio status callback; applying it now")
+    status_callback_apply(**fields)
     return HttpResponse(status=204)
 
 

@@ -214,3 +214,14 @@ def test_a_drain_out_of_time_leaves_the_rest_to_a_fresh_task(queue):
     assert inbox.drain(budget=0) == 0
     assert inbox.pending() == 1
     assert get_broker().queue_size() == tasks + 1  # a drain task to carry on
+
+
+def test_with_redis_unreachable_the_callback_is_applied_in_the_request(client, settings, twilio):
+    settings.TWILIO_STATUS_QUEUE = True
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    message = sms()
+
+    assert post_callback(client, "twilio_status_delivered.txt").status_code == 204
+
+    message.refresh_from_db()
+    assert message.status == MessageStatus.DELIVERED
