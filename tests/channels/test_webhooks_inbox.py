@@ -147,6 +147,22 @@ def test_a_retried_callback_queued_twice_is_stored_once(client, queue):
     assert ProviderEvent.objects.count() == 1  # ... one stored
 
 
+def test_a_dropped_redis_connection_is_replaced_and_the_callback_still_queued(client, queue):
+    message = sms()
+    post_callback(client, "twilio_status_sent.txt")
+    # Redis drops every other client, as a restart or an idle timeout would.
+    queue.client_kill_filter(_type="normal", skipme=True)
+
+    assert post_callback(client, "twilio_status_delivered.txt").status_code == 204
+
+    message.refresh_from_db()
+    assert message.status == MessageStatus.SENT  # queued, not applied in the request
+    assert inbox.pending() == 2
+    assert inbox.drain() == 2
+    message.refresh_from_db()
+    assert message.status == MessageStatus.DELIVERED
+
+
 def test_only_the_lock_holder_drains_and_a_batch_stays_queued_until_applied(queue):
     sms()
     inbox.accept(sid=SID, status="delivered", error_code="", error_text="")
