@@ -217,22 +217,42 @@ def free_port() -> int:
 
 
 class Server:
-    """gunicorn in its own process group, so stopping it stops every worker."""
+    """gunicorn (sync workers) or granian (WSGI), in its own process group, so stopping it
+    stops every worker."""
 
-    def __init__(self, env: dict[str, str], workers: int, log_path: Path, app: str):
+    def __init__(
+        self, env: dict[str, str], workers: int, log_path: Path, app: str, kind: str = "gunicorn"
+    ):
         self.env = env
         self.app = app
+        self.kind = kind
         self.workers = workers
         self.log_path = log_path
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 60) -> None:
-        gunicorn = BIN / "gunicorn"
-        if not gunicorn.exists():
-            raise BenchError(f"{gunicorn} not found; install the project (make install)")
-        cmd = [
-            str(gunicorn),
+    def command(self) -> list[str]:
+        program = BIN / self.kind
+        if not program.exists():
+            raise BenchError(f"{program} not found; install the project (make install)")
+        if self.kind == "granian":
+            return [
+                str(program),
+                "--interface",
+                "wsgi",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(self.workers),
+                "--no-ws",
+                "--log-level",
+                "warning",
+                self.app,
+            ]
+        return [
+            str(program),
             self.app,
             "--bind",
             f"127.0.0.1:{self.port}",
@@ -247,6 +267,9 @@ class Server:
             "--log-level",
             "warning",
         ]
+
+    def start(self, timeout: float = 60) -> None:
+        cmd = self.command()
         self.log = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop())
         self.proc = subprocess.Popen(
             cmd,
@@ -259,7 +282,7 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise BenchError(f"gunicorn exited early:\n{self.log_tail()}")
+                raise BenchError(f"{self.kind} exited early:\n{self.log_tail()}")
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
                 conn.request("GET", "/healthz")
@@ -270,7 +293,7 @@ class Server:
             except OSError:
                 pass
             time.sleep(0.2)
-        raise BenchError(f"gunicorn did not answer /healthz within {timeout:.0f}s")
+        raise BenchError(f"{self.kind} did not answer /healthz within {timeout:.0f}s")
 
     def stop(self) -> None:
         if self.proc is None:

@@ -1,15 +1,18 @@
-"""Twilio status callbacks per second through gunicorn, open loop, with latency percentiles.
+"""Twilio status callbacks per second through the web server, open loop, with latency
+percentiles.
 
 One command, from the project folder:
 
     .venv/bin/python bench/webhooks.py [--database postgres|sqlite] [--rate 800] [--seconds 20]
-                                       [--workers 4] [--threads 64] [--health-checks]
+                                       [--workers 2] [--threads 64] [--health-checks]
                                        [--app pool|main] [--no-queue]
+                                       [--server granian|gunicorn]
 
 It builds a fresh database (as bench/api_track.py does: PostgreSQL `tandem_bench_webhooks`
 dropped and recreated, or a SQLite file), seeds sent SMS messages with Twilio MessageSids,
-starts gunicorn (sync workers, CONN_HEALTH_CHECKS off as recommended for the webhook pool)
-on a free 127.0.0.1 port and POSTs signed
+starts the web server (granian's WSGI interface by default, as README.md recommends for the
+webhook pool; `--server gunicorn` runs gunicorn's sync workers; CONN_HEALTH_CHECKS off as
+recommended for the pool) on a free 127.0.0.1 port and POSTs signed
 `/webhooks/twilio/status/` callbacks (Twilio's real form fields; X-Twilio-Signature from
 twilio's RequestValidator.compute_signature over PUBLIC_BASE_URL + path): for each message
 "sent" then "delivered", and one in twenty repeated, as Twilio's retries are.
@@ -25,10 +28,13 @@ web pool's, PostgreSQL's and Redis's.
 
 Open loop: request i is due at start + i / rate whatever happened to the ones before, and
 its latency runs from that instant, so a server that falls behind shows it in the
-percentiles (no coordinated omission). Every request is a new connection (gunicorn's sync
-workers close each one, as a proxy in front would not). At the end it checks that every
-message is delivered and every distinct callback was stored once, and prints the rate
-achieved and p50/p95/p99 beside the target: >= 800 requests/s with p99 <= 50 ms.
+percentiles (no coordinated omission). Every request is a new connection (`Connection:
+close`, as Twilio's own requests arrive). At the end it checks that every message is
+delivered and every distinct callback was stored once, and prints the rate achieved and
+p50/p95/p99 beside the target: >= 800 requests/s with p99 <= 50 ms, every answer a 204. An
+open-loop run achieves just under its offered rate (the last request is due (N - 1) / rate
+after the first and takes its own latency), so "kept pace" means within 1% of an offered
+rate of at least 800/s.
 """
 
 from __future__ import annotations
@@ -260,7 +266,7 @@ def run(args: argparse.Namespace) -> int:
         manage(env, "migrate", "--no-input", "-v", "0")
         requests, messages = plan(args.rate, args.seconds)
         seeded = int(manage(env, "shell", "-c", SEED_CODE.format(n=messages)).split()[-1])
-        server = Server(env, args.workers, workdir / "gunicorn.log", APPS[args.app])
+        server = Server(env, args.workers, workdir / "server.log", APPS[args.app], args.server)
         server.start()
         if args.queue:
             cluster = Cluster(env, workdir / "qcluster.log")
@@ -302,11 +308,15 @@ def report(args, latencies, statuses, wall, cpu, counts) -> None:
     seeded, delivered, stored = counts
     achieved = len(latencies) / wall
     p50, p95, p99 = (percentile(latencies, p) * 1000 for p in (50, 95, 99))
-    met = achieved >= TARGET_RATE and p99 <= TARGET_P99_MS
+    # Open loop: the last request is due (N - 1) / rate after the first and takes its own
+    # latency, so a server that keeps pace achieves just under the offered rate. Kept pace:
+    # within 1% of it, at an offered rate of at least the target's.
+    kept_pace = args.rate >= TARGET_RATE and achieved >= 0.99 * args.rate
+    met = kept_pace and statuses.get(204) == len(latencies) and p99 <= TARGET_P99_MS
     print(
         f"{args.database}: {achieved:,.0f} requests/s achieved of {args.rate:,}/s offered "
         f"for {args.seconds:.0f} s ({len(latencies):,} signed Twilio status callbacks, "
-        f"gunicorn {APPS[args.app].split(':')[0]} {args.workers} sync workers, "
+        f"{args.server} {APPS[args.app].split(':')[0]} {args.workers} workers, "
         f"{'queued in Redis' if args.queue else 'applied in the request'}, "
         f"{args.threads} client threads); "
         f"p50 {p50:.1f} ms, p95 {p95:.1f} ms, p99 {p99:.1f} ms — target >= {TARGET_RATE}/s "
@@ -314,7 +324,7 @@ def report(args, latencies, statuses, wall, cpu, counts) -> None:
     )
     print(
         f"    answers {dict(sorted(statuses.items()))}; {delivered:,} of {seeded:,} messages "
-        f"delivered; {stored:,} distinct callbacks stored; CPU gunicorn "
+        f"delivered; {stored:,} distinct callbacks stored; CPU {args.server} "
         f"{cpu['gunicorn'] / wall:.2f} cores ({cpu['gunicorn'] * 1000 / len(latencies):.1f} ms "
         f"a request), postgres {cpu['postgres'] / wall:.2f}, load generator "
         f"{cpu['load generator'] / wall:.2f}; "
@@ -327,7 +337,11 @@ def main() -> int:
     parser.add_argument("--database", choices=["postgres", "sqlite"], default="postgres")
     parser.add_argument("--rate", type=int, default=TARGET_RATE, help="requests per second")
     parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
+    parser.add_argument("--workers", type=int, default=2, help="web server worker processes")
+    parser.add_argument(
+        "--server", choices=("granian", "gunicorn"), default="granian",
+        help="granian (WSGI): the webhook pool's server; gunicorn: sync workers",
+    )  # fmt: skip
     parser.add_argument("--threads", type=int, default=64, help="load generator threads")
     parser.add_argument(
         "--health-checks",

@@ -1,8 +1,11 @@
 """Settings for a pool of web processes that serves only the provider webhooks.
 
-Run it beside the main pool and route `/webhooks/` to it (gunicorn `config.wsgi_webhooks`):
+Run it beside the main pool and route `/webhooks/` to it (README.md, "Running in
+production"):
 
-    gunicorn config.wsgi_webhooks:application --workers 4
+    granian --interface wsgi --port 8001 --workers 2 --no-ws config.wsgi_webhooks:application
+
+(`gunicorn config.wsgi_webhooks:application` serves it too, at more CPU a request.)
 
 Same database, secrets and apps as `config.settings`; what differs is what runs for each
 request. The webhooks are signed and CSRF-exempt, and read no session, user or flash
