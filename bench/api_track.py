@@ -221,11 +221,18 @@ class Server:
     stops every worker."""
 
     def __init__(
-        self, env: dict[str, str], workers: int, log_path: Path, app: str, kind: str = "gunicorn"
+        self,
+        env: dict[str, str],
+        workers: int,
+        log_path: Path,
+        app: str,
+        kind: str = "gunicorn",
+        threads: int = 1,
     ):
         self.env = env
         self.app = app
         self.kind = kind
+        self.threads = threads  # granian's blocking (application) threads per worker
         self.workers = workers
         self.log_path = log_path
         self.port = free_port()
@@ -246,6 +253,8 @@ class Server:
                 str(self.port),
                 "--workers",
                 str(self.workers),
+                "--blocking-threads",
+                str(self.threads),
                 "--no-ws",
                 "--log-level",
                 "warning",

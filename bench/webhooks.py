@@ -266,7 +266,8 @@ def run(args: argparse.Namespace) -> int:
         manage(env, "migrate", "--no-input", "-v", "0")
         requests, messages = plan(args.rate, args.seconds)
         seeded = int(manage(env, "shell", "-c", SEED_CODE.format(n=messages)).split()[-1])
-        server = Server(env, args.workers, workdir / "server.log", APPS[args.app], args.server)
+        server = Server(env, args.workers, workdir / "server.log", APPS[args.app], args.server,
+                        args.server_threads)  # fmt: skip
         server.start()
         if args.queue:
             cluster = Cluster(env, workdir / "qcluster.log")
@@ -341,6 +342,10 @@ def main() -> int:
     parser.add_argument(
         "--server", choices=("granian", "gunicorn"), default="granian",
         help="granian (WSGI): the webhook pool's server; gunicorn: sync workers",
+    )  # fmt: skip
+    parser.add_argument(
+        "--server-threads", type=int, default=1,
+        help="granian's application threads per worker (its default, hundreds, thrashes the GIL)",
     )  # fmt: skip
     parser.add_argument("--threads", type=int, default=64, help="load generator threads")
     parser.add_argument(

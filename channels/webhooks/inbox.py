@@ -85,6 +85,14 @@ _PUSH = (
 _pushers = threading.local()
 
 
+def _bulk(data: bytes) -> bytes:
+    return b"$%d\r\n%s\r\n" % (len(data), data)
+
+
+# EVAL <script> 2 <list> <lock> <item>, in RESP with all but the item encoded once.
+_PUSH_HEAD = b"*6\r\n" + b"".join(_bulk(arg.encode()) for arg in ("EVAL", _PUSH, "2", KEY, LOCK))
+
+
 def _push(url: str, item: str) -> int:
     """Run the push script on this thread's own connection: one round trip, ~50 us of CPU
     instead of ~170 through the client's command path (retry wrapper, pool checkout and
@@ -98,7 +106,7 @@ def _push(url: str, item: str) -> int:
             conn = _client(url).connection_pool.make_connection()
             setattr(_pushers, url, conn)
         try:
-            conn.send_command("EVAL", _PUSH, 2, KEY, LOCK, item)
+            conn.send_packed_command([_PUSH_HEAD + _bulk(item.encode())])
             return conn.read_response()
         except Exception:
             conn.disconnect()

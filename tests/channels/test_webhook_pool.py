@@ -2,6 +2,7 @@
 
 import pytest
 from django.core.management import call_command
+from django.urls import resolve
 
 from channels.models import MessageStatus
 from config import settings_webhooks as pool
@@ -45,3 +46,17 @@ def test_the_pool_passes_the_deploy_check_in_production(webhook_pool):
     webhook_pool.SECURE_HSTS_PRELOAD = True
 
     call_command("check", "--deploy", "--fail-level", "WARNING", verbosity=0)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/webhooks/twilio/status/",
+        "/webhooks/twilio/inbound/",
+        "/webhooks/anymail/sendgrid/tracking/",
+        "/webhooks/anymail/postmark/tracking/",
+        "/healthz",
+    ],
+)
+def test_the_pool_serves_each_webhook_path_with_the_main_sites_view(path):
+    assert resolve(path, "config.urls_webhooks").func == resolve(path, "config.urls").func
