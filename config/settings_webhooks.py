@@ -3,7 +3,8 @@
 Run it beside the main pool and route `/webhooks/` to it (README.md, "Running in
 production"):
 
-    granian --interface wsgi --port 8001 --workers 2 --no-ws config.wsgi_webhooks:application
+    granian --interface wsgi --port 8001 --workers 2 --blocking-threads 1 --no-ws \
+        config.wsgi_webhooks:application
 
 (`gunicorn config.wsgi_webhooks:application` serves it too, at more CPU a request.)
 

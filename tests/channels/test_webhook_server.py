@@ -57,7 +57,15 @@ def server(tmp_path, redis_url):
     env.pop("DJANGO_SETTINGS_MODULE", None)  # config.wsgi_webhooks sets its own
     command = [str(GRANIAN), "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port)]
     proc = subprocess.Popen(
-        [*command, "--workers", "1", "--no-ws", "config.wsgi_webhooks:application"],
+        [
+            *command,
+            "--workers",
+            "1",
+            "--blocking-threads",
+            "1",
+            "--no-ws",
+            "config.wsgi_webhooks:application",
+        ],
         cwd=Path(__file__).resolve().parents[2],
         env=env,
         stdout=subprocess.PIPE,
