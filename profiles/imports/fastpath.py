@@ -137,14 +137,34 @@ class Importer:
         self.seen.close()
 
     def remember(self, records) -> None:
-        """On resume: the identifiers of rows already committed, so duplicates stay caught.
-
-        (A later row naming one of their profiles by another identifier is not caught.)
-        """
+        """On resume: the identifiers of rows already committed, and those of the profiles
+        they landed on, so duplicates stay caught as in an uninterrupted run (a later row
+        naming one of those profiles by another of its identifiers is a duplicate too)."""
         while batch := list(islice(records, 5000)):
             fresh: dict[int, int] = {}
-            self._dedupe(self.clean(batch)[0], BatchResult(), {}, fresh)
+            rows = self._dedupe(self.clean(batch)[0], BatchResult(), {}, fresh)
             self.seen.add(fresh)
+            for start in range(0, len(rows), 300):  # within SQLite's bound on parameters
+                self._remember_profiles(rows[start : start + 300])
+
+    def _remember_profiles(self, rows: list[CleanRow]) -> None:
+        """The claims `_claim` recorded for these rows: every identifier of each profile
+        they name, under the first line naming it."""
+        first: dict[tuple[str, str], int] = {}
+        for row in rows:
+            for key in row.keys():
+                first.setdefault(key, row.line)
+        values: dict[str, set[str]] = {}
+        for name, value in first:
+            values.setdefault(name, set()).add(value)
+        claims: dict[int, int] = {}
+        for profile in store.lookup(values):
+            keys = [(name, str(profile[name])) for name in store.KEYS if profile[name]]
+            lines = [first[key] for key in keys if key in first]
+            for key in keys if lines else ():
+                claims.setdefault(hash(key), min(lines))
+        earlier = self.seen.earlier(list(claims))
+        self.seen.add({h: line for h, line in claims.items() if h not in earlier})
 
     def run_batch(self, records: list[tuple[int, list[str]]], cleaned: Cleaned | None = None):
         prepared, self._prepared = self._prepared, None

@@ -201,3 +201,32 @@ def test_duplicates_of_the_previous_batch_and_of_older_ones_are_both_caught(smal
         ("7", "duplicate of line 3 (same phone)"),
     ]
     assert (job.created, job.failed) == (3, 3)
+
+
+MATCHED_BY_EMAIL = (
+    "email,phone\n"
+    "known@example.com,\n"  # line 2: lands on the known profile, which has a phone
+    "p3@example.com,+14155550203\n"
+    "p4@example.com,+14155550204\n"
+    ",+14155550300\n"  # line 5: the known profile again, by its phone
+)
+
+
+@pytest.mark.parametrize("killed_after", [None, 1])
+def test_a_row_naming_an_imported_profile_by_another_identifier_is_a_duplicate_after_a_resume(
+    small_batches, killed_after
+):
+    Profile.objects.create(email="known@example.com", phone="+14155550300")
+    job = make_job(MATCHED_BY_EMAIL)
+    if killed_after:
+        import_job_run(job_id=job.pk, max_batches=killed_after)
+        with time_machine.travel(timezone.now() + timedelta(minutes=5)):
+            import_job_run(job_id=job.pk)
+    else:
+        import_job_run(job_id=job.pk)
+
+    job.refresh_from_db()
+    assert (job.status, job.created, job.updated + job.unchanged, job.failed) == ("done", 2, 1, 1)
+    assert [(r["line"], r["reason"]) for r in error_rows(job)] == [
+        ("5", "duplicate of line 2 (same phone)")
+    ]
