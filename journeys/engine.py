@@ -26,11 +26,13 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.db import connection, connections
 from django.utils import timezone
 
 from journeys import claims, writes
@@ -71,6 +73,8 @@ class TickReport:
 
 def tick(*, batch_size: int = BATCH_SIZE, time_budget: float = 50.0, now=None) -> TickReport:
     """Run every due enrollment (in batches) until none is due or the time budget is spent."""
+    if _overlap():
+        return _tick_overlapped(batch_size, time_budget, now)
     report, started = TickReport(), time.monotonic()
     while time.monotonic() - started < time_budget:
         batch = claim(limit=batch_size, now=now)
@@ -78,6 +82,43 @@ def tick(*, batch_size: int = BATCH_SIZE, time_budget: float = 50.0, now=None) -
             break
         report.batches += 1
         run_batch(batch, report, now=now)
+    return report
+
+
+def _overlap() -> bool:
+    """On PostgreSQL outside a transaction, a tick claims the next batch and saves the last
+    one on a second connection while it runs this one (a test's transaction would hide the
+    rows from a second connection; SQLite serialises writers anyway)."""
+    return connection.vendor == "postgresql" and not connection.in_atomic_block
+
+
+def _tick_overlapped(batch_size: int, time_budget: float, now) -> TickReport:
+    """tick() with the database's work overlapping Python's: one helper thread, with its own
+    connection, claims batch N+1 and then saves batch N (positions, step log, hand-off, in
+    that order as run_batch does) while this thread runs batch N+1's steps and queues its
+    messages. Each batch is still claimed (leased) before it runs and saved under its lease
+    token; at most three are leased at once (the one saving, the one running, the next).
+    A worker killed mid-way leaves leases that expire, as with one batch at a time."""
+    report, started = TickReport(), time.monotonic()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="journeys-tick") as helper:
+        pending = helper.submit(claim, limit=batch_size, now=now) if time_budget > 0 else None
+        saving = None
+        try:
+            while pending is not None:
+                batch = pending.result()
+                if not batch:
+                    break
+                report.batches += 1
+                more = time.monotonic() - started < time_budget
+                pending = helper.submit(claim, limit=batch_size, now=now) if more else None
+                done, logs, due = _run(batch, report, now=now)
+                if saving is not None:
+                    report.handed += saving.result()
+                saving = helper.submit(_save, done, logs, due)
+            if saving is not None:
+                report.handed += saving.result()
+        finally:
+            helper.submit(connections.close_all)  # the helper thread's own connection
     return report
 
 
@@ -134,6 +175,15 @@ def run_batch(
     pass and those enrollments run on from their send step. The batch's positions are saved
     in one statement, then its due messages are handed to dispatch (so a task that runs at
     once finds their enrollments saved and free)."""
+    done, logs, due = _run(batch, report, now=now, outbox=outbox)
+    report.handed += _save(done, logs, due)
+
+
+def _run(
+    batch: list[Enrollment], report: TickReport, *, now=None, outbox: dict | None = None
+) -> tuple[list[Enrollment], list[LogRow], list[Message]]:
+    """run_batch's first half: the steps, with the messages queued (one statement a pass).
+    Returns the enrollments to save, their step log and the messages due for dispatch."""
     from journeys import sending  # channels loads after the step registry
 
     logs: list[LogRow] = []
@@ -155,10 +205,18 @@ def run_batch(
         todo = [enrollment for enrollment, _ in asks if enrollment.status == ACTIVE]
         done += [enrollment for enrollment, _ in asks if enrollment.status != ACTIVE]
     report.enrollments += len(batch)
+    return done, logs, due
+
+
+def _save(done: list[Enrollment], logs: list[LogRow], due: list[Message]) -> int:
+    """run_batch's second half: the positions, the step log, then the due messages handed to
+    dispatch (a task that runs at once finds their enrollments saved and free). Returns how
+    many were handed."""
+    from journeys import sending  # channels loads after the step registry
+
     writes.positions_save(done)
     writes.logs_insert(logs)
-    if due:
-        report.handed += sending.hand_off(due)
+    return sending.hand_off(due) if due else 0
 
 
 def _advance_safely(enrollment, parsed, report, logs, known, now) -> Result | None:
