@@ -3,9 +3,10 @@
 One command, from the project folder:
 
     .venv/bin/python bench/dispatch.py [--database postgres|sqlite] [--messages N] [--batch B]
-                                       [--profile]
+                                       [--profile] [--dbname NAME]
 
-It builds a fresh database (PostgreSQL `tandem_bench_dispatch` on postgres@127.0.0.1:5432,
+It builds a fresh database (PostgreSQL `tandem_bench_dispatch`, or --dbname, on
+postgres@127.0.0.1:5432,
 dropped and recreated; or a SQLite file in a temp folder), migrates it, seeds N profiles
 subscribed to email (half also to SMS), one marketing email and one marketing SMS
 template, queues one message per profile (half email, half SMS, so no frequency cap
@@ -36,8 +37,8 @@ TARGET_PER_SECOND = 2_000  # per worker, on PostgreSQL (issue 4)
 PG_DB = "tandem_bench_dispatch"
 
 
-def fresh_database(kind: str) -> str:
-    return api_track.prepare_database(kind, Path(tempfile.mkdtemp()), PG_DB)
+def fresh_database(kind: str, dbname: str = PG_DB) -> str:
+    return api_track.prepare_database(kind, Path(tempfile.mkdtemp()), dbname)
 
 
 def setup_django(url: str) -> None:
@@ -116,8 +117,15 @@ def dispatch_all(messages: list, batch: int) -> None:
         dispatch_many(messages=messages[start : start + batch])
 
 
-def run(kind: str, count: int, batch: int, profile: bool, sort: str = "cumulative") -> None:
-    setup_django(fresh_database(kind))
+def run(
+    kind: str,
+    count: int,
+    batch: int,
+    profile: bool,
+    sort: str = "cumulative",
+    dbname: str = PG_DB,
+) -> None:
+    setup_django(fresh_database(kind, dbname))
     import time_machine
     from django.db import connection
 
@@ -227,8 +235,11 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=5_000)
     parser.add_argument("--batch", type=int, default=200, help="1: dispatch one at a time")
     parser.add_argument("--profile", action="store_true", help="print a cProfile summary")
+    parser.add_argument(
+        "--dbname", default=PG_DB, help=f"PostgreSQL database to drop and recreate ({PG_DB})"
+    )
     args = parser.parse_args()
-    run(args.database, args.messages, args.batch, args.profile)
+    run(args.database, args.messages, args.batch, args.profile, dbname=args.dbname)
 
 
 if __name__ == "__main__":
