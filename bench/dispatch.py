@@ -124,6 +124,7 @@ def run(
     profile: bool,
     sort: str = "cumulative",
     dbname: str = PG_DB,
+    statements: bool = False,
 ) -> None:
     setup_django(fresh_database(kind, dbname))
     import time_machine
@@ -153,7 +154,8 @@ def run(
         # every statement with its parameters (a batch's rendered bodies), which a worker
         # does not do.
         queries = []
-        with connection.execute_wrapper(_counter(queries)):
+        timed = _statement_timer(connection) if statements else None
+        with connection.execute_wrapper(_counter(queries)), _wrapped(connection, timed):
             started, cpu_started = time.perf_counter(), time.process_time()
             backend_started = backend_cpu()
             dispatch_all(messages, batch)
@@ -185,6 +187,8 @@ def run(
         )
         + f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
+    if timed:
+        timed.report(count)
     if profiler:
         import pstats
 
@@ -197,6 +201,52 @@ def _counter(queries: list):
         return execute(sql, params, many, context)
 
     return count
+
+
+class _StatementTimer:
+    """Per kind of statement (its first words): how many, the worker's wall time waiting on
+    them and the backend's CPU time they took (from /proc/PID/schedstat, in ns)."""
+
+    def __init__(self, schedstat: Path):
+        self.schedstat, self.kinds = schedstat, {}
+
+    def _cpu_ns(self) -> int:
+        return int(self.schedstat.read_text().split()[0])
+
+    def __call__(self, execute, sql, params, many, context):
+        words = " ".join(sql.split()[:6])[:70]
+        if sql.startswith("UPDATE"):
+            words = f"{words} ... {sql.split(' = ')[-3].split()[-1]}"  # the last field set
+        cpu, wall = self._cpu_ns(), time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            wall, cpu = time.perf_counter() - wall, self._cpu_ns() - cpu
+            n, w, c = self.kinds.get(words, (0, 0.0, 0))
+            self.kinds[words] = (n + 1, w + wall, c + cpu)
+
+    def report(self, count: int) -> None:
+        print("    statements (count, wall us a message, backend CPU us a message):")
+        rows = sorted(self.kinds.items(), key=lambda item: -item[1][2])
+        for words, (n, wall, cpu) in rows:
+            print(f"    {n:6d} {wall / count * 1e6:8.1f} {cpu / count / 1e3:8.1f}  {words}")
+        total = sum(c for _, _, c in self.kinds.values())
+        print(f"    backend CPU inside statements: {total / count / 1e3:.1f} us a message")
+
+
+def _statement_timer(connection):
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    return _StatementTimer(Path(f"/proc/{pid}/schedstat"))
+
+
+def _wrapped(connection, wrapper):
+    from contextlib import nullcontext
+
+    return connection.execute_wrapper(wrapper) if wrapper else nullcontext()
 
 
 def _backend_cpu_clock(connection):
@@ -238,8 +288,20 @@ def main() -> None:
     parser.add_argument(
         "--dbname", default=PG_DB, help=f"PostgreSQL database to drop and recreate ({PG_DB})"
     )
+    parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="time each kind of statement: the worker's wait and the backend's CPU",
+    )
     args = parser.parse_args()
-    run(args.database, args.messages, args.batch, args.profile, dbname=args.dbname)
+    run(
+        args.database,
+        args.messages,
+        args.batch,
+        args.profile,
+        dbname=args.dbname,
+        statements=args.statements,
+    )
 
 
 if __name__ == "__main__":
