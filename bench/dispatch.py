@@ -3,9 +3,10 @@
 One command, from the project folder:
 
     .venv/bin/python bench/dispatch.py [--database postgres|sqlite] [--messages N] [--batch B]
-                                       [--profile]
+                                       [--profile] [--dbname NAME]
 
-It builds a fresh database (PostgreSQL `tandem_bench_dispatch` on postgres@127.0.0.1:5432,
+It builds a fresh database (PostgreSQL `tandem_bench_dispatch`, or --dbname, on
+postgres@127.0.0.1:5432,
 dropped and recreated; or a SQLite file in a temp folder), migrates it, seeds N profiles
 subscribed to email (half also to SMS), one marketing email and one marketing SMS
 template, queues one message per profile (half email, half SMS, so no frequency cap
@@ -36,8 +37,8 @@ TARGET_PER_SECOND = 2_000  # per worker, on PostgreSQL (issue 4)
 PG_DB = "tandem_bench_dispatch"
 
 
-def fresh_database(kind: str) -> str:
-    return api_track.prepare_database(kind, Path(tempfile.mkdtemp()), PG_DB)
+def fresh_database(kind: str, dbname: str = PG_DB) -> str:
+    return api_track.prepare_database(kind, Path(tempfile.mkdtemp()), dbname)
 
 
 def setup_django(url: str) -> None:
@@ -116,8 +117,16 @@ def dispatch_all(messages: list, batch: int) -> None:
         dispatch_many(messages=messages[start : start + batch])
 
 
-def run(kind: str, count: int, batch: int, profile: bool, sort: str = "cumulative") -> None:
-    setup_django(fresh_database(kind))
+def run(
+    kind: str,
+    count: int,
+    batch: int,
+    profile: bool,
+    sort: str = "cumulative",
+    dbname: str = PG_DB,
+    statements: bool = False,
+) -> None:
+    setup_django(fresh_database(kind, dbname))
     import time_machine
     from django.db import connection
 
@@ -145,7 +154,8 @@ def run(kind: str, count: int, batch: int, profile: bool, sort: str = "cumulativ
         # every statement with its parameters (a batch's rendered bodies), which a worker
         # does not do.
         queries = []
-        with connection.execute_wrapper(_counter(queries)):
+        timed = _statement_timer(connection) if statements else None
+        with connection.execute_wrapper(_counter(queries)), _wrapped(connection, timed):
             started, cpu_started = time.perf_counter(), time.process_time()
             backend_started = backend_cpu()
             dispatch_all(messages, batch)
@@ -177,6 +187,8 @@ def run(kind: str, count: int, batch: int, profile: bool, sort: str = "cumulativ
         )
         + f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
+    if timed:
+        timed.report(count)
     if profiler:
         import pstats
 
@@ -189,6 +201,52 @@ def _counter(queries: list):
         return execute(sql, params, many, context)
 
     return count
+
+
+class _StatementTimer:
+    """Per kind of statement (its first words): how many, the worker's wall time waiting on
+    them and the backend's CPU time they took (from /proc/PID/schedstat, in ns)."""
+
+    def __init__(self, schedstat: Path):
+        self.schedstat, self.kinds = schedstat, {}
+
+    def _cpu_ns(self) -> int:
+        return int(self.schedstat.read_text().split()[0])
+
+    def __call__(self, execute, sql, params, many, context):
+        words = " ".join(sql.split()[:6])[:70]
+        if sql.startswith("UPDATE"):
+            words = f"{words} ... {sql.split(' = ')[-3].split()[-1]}"  # the last field set
+        cpu, wall = self._cpu_ns(), time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            wall, cpu = time.perf_counter() - wall, self._cpu_ns() - cpu
+            n, w, c = self.kinds.get(words, (0, 0.0, 0))
+            self.kinds[words] = (n + 1, w + wall, c + cpu)
+
+    def report(self, count: int) -> None:
+        print("    statements (count, wall us a message, backend CPU us a message):")
+        rows = sorted(self.kinds.items(), key=lambda item: -item[1][2])
+        for words, (n, wall, cpu) in rows:
+            print(f"    {n:6d} {wall / count * 1e6:8.1f} {cpu / count / 1e3:8.1f}  {words}")
+        total = sum(c for _, _, c in self.kinds.values())
+        print(f"    backend CPU inside statements: {total / count / 1e3:.1f} us a message")
+
+
+def _statement_timer(connection):
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    return _StatementTimer(Path(f"/proc/{pid}/schedstat"))
+
+
+def _wrapped(connection, wrapper):
+    from contextlib import nullcontext
+
+    return connection.execute_wrapper(wrapper) if wrapper else nullcontext()
 
 
 def _backend_cpu_clock(connection):
@@ -227,8 +285,23 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=5_000)
     parser.add_argument("--batch", type=int, default=200, help="1: dispatch one at a time")
     parser.add_argument("--profile", action="store_true", help="print a cProfile summary")
+    parser.add_argument(
+        "--dbname", default=PG_DB, help=f"PostgreSQL database to drop and recreate ({PG_DB})"
+    )
+    parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="time each kind of statement: the worker's wait and the backend's CPU",
+    )
     args = parser.parse_args()
-    run(args.database, args.messages, args.batch, args.profile)
+    run(
+        args.database,
+        args.messages,
+        args.batch,
+        args.profile,
+        dbname=args.dbname,
+        statements=args.statements,
+    )
 
 
 if __name__ == "__main__":

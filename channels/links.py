@@ -1,6 +1,7 @@
 """Tracked short links: URLs in an SMS become /l/<code> links on our own domain."""
 
 import re
+from collections.abc import Callable
 from typing import NamedTuple
 
 from django.conf import settings
@@ -85,10 +86,7 @@ def links_save(links: list[PendingLink]) -> None:
     if not links:
         return
     if connection.vendor == "postgresql":
-        # ON CONFLICT DO NOTHING: a collision leaves its link out instead of failing the
-        # insert, so no savepoint (two more round trips a batch) is needed around it.
-        stored = _insert_postgres(links)
-        _redraw([link for link in links if (link.code, link.message.pk, link.url) not in stored])
+        links_redraw(links_save_start(links)())
         return
     try:
         with transaction.atomic():
@@ -98,20 +96,39 @@ def links_save(links: list[PendingLink]) -> None:
         return
     except IntegrityError:
         pass
-    _redraw(links)
+    links_redraw(links)
 
 
-def _redraw(links: list[PendingLink]) -> None:
+def links_save_start(links: list[PendingLink]) -> Callable[[], list[PendingLink]]:
+    """links_save's insert on PostgreSQL in two halves: the statement goes now, the function
+    returned reads its answer and gives the links a code collision left out (for `links_redraw`;
+    channels.services.claim sends this in pipeline mode). ON CONFLICT DO NOTHING: a
+    collision leaves its link out instead of failing the insert, so no savepoint (two more
+    round trips a batch) is needed around it."""
+    if not links:
+        return list
+    cursor = _insert_postgres(links)
+
+    def left_out() -> list[PendingLink]:
+        with cursor:
+            stored = set(cursor.fetchall())
+        return [link for link in links if (link.code, link.message.pk, link.url) not in stored]
+
+    return left_out
+
+
+def links_redraw(links: list[PendingLink]) -> None:
     for link in links:
         saved = link_create(message=link.message, url=link.url)
         message = link.message
         message.body_text = message.body_text.replace(short_url(link), short_url(saved))
 
 
-def _insert_postgres(links: list[PendingLink]) -> set[str]:
+def _insert_postgres(links: list[PendingLink]):
     """One INSERT ... SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING: bulk_create's
     per-object work (a model instance and each field's preparation) cost more than the rest
-    of a text's render. Returns the (code, message id, url) of the links stored."""
+    of a text's render. Returns the cursor, whose rows are the (code, message id, url) of
+    the links stored."""
     from channels.services.bulk import binary_slot, server_bound_cursor
 
     meta = Link._meta
@@ -126,7 +143,8 @@ def _insert_postgres(links: list[PendingLink]) -> set[str]:
         "AS v(code, message_id, url) ON CONFLICT DO NOTHING "
         f"RETURNING {column['code']}, {column['message']}, {column['url']}"
     )
-    with server_bound_cursor() as cursor:
+    cursor = server_bound_cursor()
+    try:
         cursor.execute(
             sql,
             [
@@ -136,4 +154,7 @@ def _insert_postgres(links: list[PendingLink]) -> set[str]:
                 [link.url for link in links],
             ],
         )
-        return set(cursor.fetchall())
+    except BaseException:
+        cursor.close()
+        raise
+    return cursor

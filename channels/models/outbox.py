@@ -41,8 +41,15 @@ def new_idempotency_key() -> str:
 
 
 class Message(models.Model):
+    # Every UPDATE of a message touches each of its indexes (status is in two index
+    # predicates, so none is a HOT update) and dispatch updates each row twice: claimed,
+    # then sent. So no index here is redundant: profile lookups use message_profile_time;
+    # the unique key and the provider id are Meta entries, not unique=True/db_index=True,
+    # which on PostgreSQL add a second, varchar_pattern_ops index for LIKE 'prefix%' that
+    # nothing runs (admin search is icontains); the two mostly-NULL foreign keys index
+    # their non-NULL values only (every lookup of them is by value).
     profile = models.ForeignKey(
-        Profile, null=True, on_delete=models.SET_NULL, related_name="messages"
+        Profile, null=True, on_delete=models.SET_NULL, related_name="messages", db_index=False
     )
     channel = models.CharField(max_length=10, choices=Channel.choices)
     template = models.ForeignKey(
@@ -63,7 +70,7 @@ class Message(models.Model):
         default=dict, blank=True, help_text="Extra template variables (event properties)."
     )
     trigger_event = models.ForeignKey(
-        Event, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Event, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     status = models.CharField(
         max_length=20, choices=MessageStatus.choices, default=MessageStatus.QUEUED
@@ -75,12 +82,12 @@ class Message(models.Model):
     )
     attempts = models.PositiveSmallIntegerField(default=0)
     provider = models.CharField(max_length=30, blank=True)
-    provider_message_id = models.CharField(max_length=100, blank=True, db_index=True)
+    provider_message_id = models.CharField(max_length=100, blank=True)
     provider_status = models.CharField(max_length=30, blank=True)
     provider_error_code = models.CharField(max_length=30, blank=True)
     provider_error_text = models.TextField(blank=True)
     segments = models.PositiveSmallIntegerField(null=True, blank=True)
-    idempotency_key = models.CharField(max_length=255, unique=True, default=new_idempotency_key)
+    idempotency_key = models.CharField(max_length=255, default=new_idempotency_key)
     # Journeys and broadcasts do not exist yet: a plain reference until they do.
     source_kind = models.CharField(
         max_length=30, blank=True, help_text="journey, broadcast, test, notify ..."
@@ -88,7 +95,7 @@ class Message(models.Model):
     source_id = models.BigIntegerField(null=True, blank=True)
     source_step = models.BigIntegerField(null=True, blank=True)
     switched_from = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -115,6 +122,23 @@ class Message(models.Model):
             ),
             models.Index(fields=["to_address", "channel"], name="message_address"),
             models.Index(fields=["source_kind", "source_id"], name="message_source"),
+            models.Index(fields=["provider_message_id"], name="message_provider_id"),
+            models.Index(
+                fields=["trigger_event"],
+                condition=Q(trigger_event__isnull=False),
+                name="message_trigger_event",
+            ),
+            models.Index(
+                fields=["switched_from"],
+                condition=Q(switched_from__isnull=False),
+                name="message_switched_from",
+            ),
+        ]
+        constraints = [
+            # The name PostgreSQL gave the unique=True this replaces (migration 0003).
+            models.UniqueConstraint(
+                fields=["idempotency_key"], name="channels_message_idempotency_key_key"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -13,7 +13,7 @@ pass through unchanged (a str for a CharField, an aware datetime on PostgreSQL) 
 """
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from operator import attrgetter
 
@@ -60,13 +60,37 @@ def rows_update(
 ) -> set[int]:
     """Write `fields` of each object to its row where the row's status is in `status_in`;
     returns the pks of the rows updated."""
-    won: set[int] = set()
-    for start in range(0, len(objs), CHUNK):
-        won |= _update_chunk(objs[start : start + CHUNK], fields, status_in)
+    return rows_update_start(objs, fields, status_in=status_in)()
+
+
+def rows_update_start(
+    objs: Sequence[Model], fields: Sequence[str], *, status_in: Sequence[str]
+) -> Callable[[], set[int]]:
+    """rows_update in two halves: the statements go now, the function returned reads their
+    answers (the pks updated). Between the two, in psycopg's pipeline mode, the server
+    works on the update while the caller goes on (channels.services.claim)."""
+    cursors = []
+    try:
+        for start in range(0, len(objs), CHUNK):
+            cursor = server_bound_cursor()
+            cursors.append(cursor)
+            _update_chunk(cursor, objs[start : start + CHUNK], fields, status_in)
+    except BaseException:
+        for cursor in cursors:
+            cursor.close()
+        raise
+
+    def won() -> set[int]:
+        pks: set[int] = set()
+        for cursor in cursors:
+            with cursor:
+                pks.update(pk for (pk,) in cursor.fetchall())
+        return pks
+
     return won
 
 
-def _update_chunk(objs, fields, status_in) -> set[int]:
+def _update_chunk(cursor, objs, fields, status_in) -> None:
     meta = type(objs[0])._meta
     columns = [meta.pk, *(meta.get_field(name) for name in fields)]
     source, params = _rows_source(objs, columns)
@@ -81,9 +105,7 @@ def _update_chunk(objs, fields, status_in) -> set[int]:
         f"WHERE {table}.{pk} = v.column1 AND {table}.status IN ({statuses}) "
         f"RETURNING {table}.{pk}"
     )
-    with server_bound_cursor() as cursor:
-        cursor.execute(sql, [*params, *status_in])
-        return {pk for (pk,) in cursor.fetchall()}
+    cursor.execute(sql, [*params, *status_in])
 
 
 def server_bound_cursor():

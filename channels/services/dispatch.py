@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from channels.models import Message, MessageStatus, MessageTemplate
 from channels.models.outbox import WAITING
-from channels.services.claim import Batch, claim
+from channels.services.claim import Batch, Claims, claim
 from channels.services.outbox import message_create, recent_sends_many
 from channels.services.results import send_claimed_many
 from channels.services.rows import (
@@ -85,8 +85,13 @@ def _decide_and_claim(
         if not messages:
             return [], [], current
         batch = Batch(now=now, profiles=profiles, messages=messages)
-        follow_ups = _decide_all(batch)
-        claimed = claim(batch)
+        claims = Claims(batch)
+        try:
+            follow_ups = _decide_all(batch, claims)
+            claimed = claim(batch, claims)
+        except BaseException as error:
+            claims.abandon(error)
+            raise
         for message in batch.held + batch.allowed:
             if message.pk not in batch.stored:
                 current.pop(message.pk, None)
@@ -207,8 +212,9 @@ def _is_due(message: Message, now: datetime) -> bool:
     return message.scheduled_for is None or message.scheduled_for <= now
 
 
-def _decide_all(batch: Batch) -> list[Message]:
-    """Decide each message in order; an allowed one counts against the next to that person."""
+def _decide_all(batch: Batch, claims: Claims) -> list[Message]:
+    """Decide each message in order; an allowed one counts against the next to that person.
+    `claims` sends the allowed ones' claim as they accumulate (channels.services.claim)."""
     facts = _facts(batch)
     caps = caps_active()
     # A test send is the operator's explicit "send this now": the fatigue caps do not hold
@@ -234,6 +240,7 @@ def _decide_all(batch: Batch) -> list[Message]:
             caps=legal_caps if message.source_kind == TEST_SEND else caps,
         )
         if decision.outcome == Outcome.SWITCH:
+            claims.settle()  # the switch twin is a statement of its own
             follow_ups += filter(None, [_switch(batch, message, decision)])
         elif not decision.allowed:
             _hold(batch, message, decision)
@@ -241,6 +248,7 @@ def _decide_all(batch: Batch) -> list[Message]:
             mine.append(
                 RecentSend(at=batch.now, channel=message.channel, category=message.category)
             )
+            claims.rendered()
     return follow_ups
 
 

@@ -160,3 +160,17 @@ def test_roles_grant_the_channel_models():
     assert "change_message" not in marketer
     compliance = Group.objects.get(name="Compliance").permissions
     assert compliance.filter(codename="change_deliveryalert").exists()
+
+
+def test_the_outbox_search_finds_a_message_by_provider_id_and_idempotency_key(admin_client):
+    """Migration 0003 dropped the varchar_pattern_ops indexes: the admin's search (icontains)
+    never used them, and still finds messages by either value, whole or in part."""
+    message = MessageFactory(
+        provider_message_id="SM0123456789abcdef", idempotency_key="journey:7:42"
+    )
+    MessageFactory(provider_message_id="SMffff", idempotency_key="other:1")
+    url = reverse("admin:channels_message_changelist")
+
+    for query in ["SM0123456789abcdef", "456789ABC", "journey:7:42", "7:4"]:
+        page = admin_client.get(url, {"q": query})
+        assert [m.pk for m in page.context["cl"].result_list] == [message.pk], query
