@@ -2,8 +2,11 @@ from datetime import UTC, datetime
 
 import pytest
 
+from compliance.models import ConsentAction, ConsentSource
+from compliance.services import consent_record
 from journeys.models import Journey, Step
 from journeys.services import journey_activate
+from tests.factories import ProfileFactory
 
 START = datetime(2025, 6, 10, 14, 0, tzinfo=UTC)  # a Tuesday, 10:00 in New York
 
@@ -59,3 +62,16 @@ def journey_factory(db):
 def at_start(time_machine):
     time_machine.move_to(START, tick=False)
     return time_machine
+
+
+@pytest.fixture
+def person(settings):
+    """Ann in New York, opted in to email and SMS; SMS through the console adapter, unpaced."""
+    settings.SMS_SEND_RATE_PER_SECOND = 0
+    settings.TWILIO_ACCOUNT_SID = ""  # console SMS adapter
+    profile = ProfileFactory(email="ann@example.com", phone="+12125550123",
+                             time_zone="America/New_York")  # fmt: skip
+    for channel in ("email", "sms"):
+        consent_record(profile=profile, channel=channel, action=ConsentAction.OPT_IN,
+                       source=ConsentSource.SIGNUP_FORM)  # fmt: skip
+    return profile

@@ -7,14 +7,11 @@ from django.core import mail
 
 from channels.models import Message
 from channels.services.tracking import engagement_record
-from compliance.models import ConsentAction, ConsentSource
-from compliance.services import consent_record
 from journeys import engine
 from journeys.models import Enrollment, StepLog
 from journeys.services import enrollment_create
 from profiles.services import event_track
 from tests.channels.factories import EmailTemplateFactory, SmsTemplateFactory
-from tests.factories import ProfileFactory
 from tests.journeys.conftest import make_journey
 
 pytestmark = pytest.mark.django_db
@@ -26,16 +23,6 @@ MORNING = datetime(2025, 6, 10, 13, 0, tzinfo=UTC)  # 09:00 in New York, a Tuesd
 def no_pacing(settings):
     settings.SMS_SEND_RATE_PER_SECOND = 0
     settings.TWILIO_ACCOUNT_SID = ""  # console SMS adapter
-
-
-@pytest.fixture
-def person():
-    profile = ProfileFactory(email="ann@example.com", phone="+12125550123",
-                             time_zone="America/New_York")  # fmt: skip
-    for channel in ("email", "sms"):
-        consent_record(profile=profile, channel=channel, action=ConsentAction.OPT_IN,
-                       source=ConsentSource.SIGNUP_FORM)  # fmt: skip
-    return profile
 
 
 @pytest.fixture

@@ -9,15 +9,12 @@ from django_q.signals import pre_enqueue
 
 from channels.models import Message
 from channels.services.tracking import engagement_record
-from compliance.models import ConsentAction, ConsentSource
-from compliance.services import consent_record
 from journeys import engine, sending
 from journeys.models import Enrollment, EnrollmentStatus, StepLog
 from journeys.services import enrollment_create
 from journeys.tasks import dispatch_messages
 from profiles.services import event_track
 from tests.channels.factories import EmailTemplateFactory, SmsTemplateFactory
-from tests.factories import ProfileFactory
 from tests.journeys.conftest import make_journey
 
 pytestmark = pytest.mark.django_db
@@ -39,18 +36,6 @@ def handed(monkeypatch):
     pre_enqueue.connect(record, dispatch_uid="test-handed")
     yield tasks
     pre_enqueue.disconnect(dispatch_uid="test-handed")
-
-
-@pytest.fixture
-def person(settings):
-    settings.SMS_SEND_RATE_PER_SECOND = 0
-    settings.TWILIO_ACCOUNT_SID = ""  # console SMS adapter
-    profile = ProfileFactory(email="ann@example.com", phone="+12125550123",
-                             time_zone="America/New_York")  # fmt: skip
-    for channel in ("email", "sms"):
-        consent_record(profile=profile, channel=channel, action=ConsentAction.OPT_IN,
-                       source=ConsentSource.SIGNUP_FORM)  # fmt: skip
-    return profile
 
 
 @pytest.fixture
