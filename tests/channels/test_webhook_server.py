@@ -1,6 +1,7 @@
 """The webhook pool as deployed: granian serving config.wsgi_webhooks, real HTTP on loopback."""
 
 import http.client
+import json
 import os
 import socket
 import subprocess
@@ -111,5 +112,5 @@ def test_granian_serves_the_webhook_pool_and_queues_a_signed_callback(server, re
     assert post(server, "twilio_status_delivered.txt") == 204
     assert post(server, "twilio_status_sent.txt") == 204
 
-    queued = [item.decode() for item in client.lrange(inbox.KEY, 0, -1)]
-    assert [q.split('"')[3] for q in queued] == ["delivered", "sent"]
+    queued = [json.loads(item) for item in client.lrange(inbox.KEY, 0, -1)]
+    assert [status for _, status, *_ in queued] == ["delivered", "sent"]
