@@ -3,7 +3,7 @@
 One command, from the project folder:
 
     .venv/bin/python bench/dispatch.py [--database postgres|sqlite] [--messages N] [--batch B]
-                                       [--profile] [--dbname NAME]
+                                       [--profile] [--dbname NAME] [--no-gc-freeze]
 
 It builds a fresh database (PostgreSQL `tandem_bench_dispatch`, or --dbname, on
 postgres@127.0.0.1:5432,
@@ -125,6 +125,7 @@ def run(
     sort: str = "cumulative",
     dbname: str = PG_DB,
     statements: bool = False,
+    gc_freeze: bool = True,
 ) -> None:
     setup_django(fresh_database(kind, dbname))
     import time_machine
@@ -148,6 +149,12 @@ def run(
         from django.urls import reverse
 
         reverse("compliance:preferences", args=["x"])
+        if gc_freeze:
+            # ... and froze its start-up heap (channels.worker, on django-q2's post_spawn).
+            # The seeded messages, which a worker would load per task, are frozen with it.
+            from channels.worker import freeze_startup_heap
+
+            freeze_startup_heap()
         backend_cpu = _backend_cpu_clock(connection)
         profiler = _profiler(profile)
         # Counted by an execute wrapper, not CaptureQueriesContext: its debug cursor formats
@@ -293,6 +300,11 @@ def main() -> None:
         action="store_true",
         help="time each kind of statement: the worker's wait and the backend's CPU",
     )
+    parser.add_argument(
+        "--no-gc-freeze",
+        action="store_true",
+        help="skip the worker's start-up gc.freeze() (channels.worker)",
+    )
     args = parser.parse_args()
     run(
         args.database,
@@ -301,6 +313,7 @@ def main() -> None:
         args.profile,
         dbname=args.dbname,
         statements=args.statements,
+        gc_freeze=not args.no_gc_freeze,
     )
 
 

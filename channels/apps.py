@@ -7,8 +7,9 @@ class ChannelsConfig(AppConfig):
 
     def ready(self) -> None:
         from anymail.signals import tracking
+        from django_q.signals import post_spawn
 
-        from channels import confirmations, timeline
+        from channels import confirmations, timeline, worker
         from channels.webhooks import anymail
         from compliance import notify
         from profiles import hooks
@@ -17,3 +18,4 @@ class ChannelsConfig(AppConfig):
         notify.register_sender("email_confirmation", confirmations.confirmation_email_send)
         notify.register_sender("sms_confirmation", confirmations.confirmation_sms_send)
         tracking.connect(anymail.on_tracking, dispatch_uid="channels.anymail.tracking")
+        post_spawn.connect(worker.freeze_startup_heap, dispatch_uid="channels.worker.freeze")

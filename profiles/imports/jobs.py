@@ -145,6 +145,7 @@ def _few_collections():
     the rows themselves are freed by reference counting, not by the collector.
     """
     threshold = gc.get_threshold()
+    frozen_at_start = gc.get_freeze_count() > 0  # a worker froze its start-up heap
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
     try:
@@ -152,6 +153,9 @@ def _few_collections():
     finally:
         gc.set_threshold(*threshold)
         gc.unfreeze()
+        if frozen_at_start:  # give the worker its frozen heap back, without the job's garbage
+            gc.collect()
+            gc.freeze()
 
 
 def _claim(job_id: int) -> ImportJob | None:
