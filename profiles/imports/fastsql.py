@@ -217,7 +217,8 @@ def _batch_sql(policy: ConsentPolicy, overwrite: bool, consent_sql, announce: bo
         # subscription, ~12 us a new row) would run at COMMIT, while this process waits.
         # Run them here, in the round trip that overlaps the next batch's cleaning; a
         # violation then fails the batch (IntegrityError: the row-by-row retry) rather than
-        # the commit. Deferred again afterwards for whatever else the transaction does.
+        # the commit. Deferred again afterwards for whatever else the transaction does (every
+        # deferrable constraint of the schema is a Django foreign key, INITIALLY DEFERRED).
         "SET CONSTRAINTS ALL IMMEDIATE",
         "SET CONSTRAINTS ALL DEFERRED",
     ]
