@@ -3,14 +3,14 @@
 One command, from the project folder:
 
     .venv/bin/python bench/import.py [--database postgres|sqlite|both] [--rows N]
-                                     [--stock-rows M]
+                                     [--stock-rows M] [--dbname NAME]
 
 It writes a generated Shopify customers export of N rows (default 1,000,000; the mix of
 profiles/imports/demo.py: ~80% with a phone typed the ways people type them, ~2%
 duplicates, ~1% bad emails and ~1% bad phones, email and SMS consent columns) and a second
 one with ~10% of first names changed. Then, per database, in a fresh database (a SQLite
-file in a temp folder, or PostgreSQL `tandem_bench_import` on postgres@127.0.0.1, dropped
-and recreated, and dropped again at the end) and a fresh process:
+file in a temp folder, or PostgreSQL `tandem_bench_import` (or `--dbname`) on
+postgres@127.0.0.1, dropped and recreated, and dropped again at the end) and a fresh process:
 
 1. new:       the file through ImportJob (import_job_run: the command's and the admin's
               path) into an empty database: every profile new, phones validated, consent
@@ -156,7 +156,7 @@ def run(kind: str, args: argparse.Namespace, files: tuple[Path, Path], workdir: 
         for k, v in os.environ.items()
         if k in ("PATH", "HOME", "LANG", "TMPDIR", "BENCH_RSS_MARK")
     }
-    env.update(DATABASE_URL=api_track.prepare_database(kind, workdir, PG_DB), DEBUG="false",
+    env.update(DATABASE_URL=api_track.prepare_database(kind, workdir, args.dbname), DEBUG="false",
                SECRET_KEY="bench-" + uuid.uuid4().hex, DJANGO_SETTINGS_MODULE="config.settings",
                MEDIA_ROOT=str(workdir / f"media-{kind}"), PYTHONDONTWRITEBYTECODE="1")  # fmt: skip
     command = [sys.executable, __file__, "--child", "--file", str(files[0]),
@@ -167,7 +167,7 @@ def run(kind: str, args: argparse.Namespace, files: tuple[Path, Path], workdir: 
         subprocess.run(migrate, cwd=ROOT, env=env, check=True)
         done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     finally:
-        api_track.drop_database(kind, PG_DB)
+        api_track.drop_database(kind, args.dbname)
     lines = [x for x in done.stdout.splitlines() if x.startswith("RESULT ")]
     if done.returncode or not lines:
         raise SystemExit(f"{kind}: the import process failed:\n{done.stderr[-3000:]}")
@@ -212,6 +212,7 @@ def main() -> int:
     parser.add_argument("--database", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--stock-rows", type=int, default=5_000)
+    parser.add_argument("--dbname", default=PG_DB, help=f"PostgreSQL database (default {PG_DB})")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
     parser.add_argument("--variant", help=argparse.SUPPRESS)

@@ -370,15 +370,26 @@ class StagedConsent:
 
     def record_sql(self, requests: str, now: str) -> str:
         """`requests`: a SELECT of the requests; `now`: a timestamptz SQL literal."""
+        return f"{self.judge_sql(requests)}; {self.record_judged_sql(now)}"
+
+    def judge_sql(self, requests: str) -> str:
+        """The requests judged into the working table: one INSERT ... SELECT, which the
+        caller may also run as a data-modifying CTE of its own statement (its SELECT then
+        reads the caller's CTEs, with no table of requests in between)."""
         columns, judged = ", ".join(self.COLUMNS), ", ".join(self.COLUMNS | self.STATE)
-        writes = f"NOT is_new AND profile_id IS NOT NULL AND {_VERDICT_WRITES}"
         # OFFSET 0 keeps each probe a single evaluation (the verdict reads its result often).
         # Requests that would change nothing are not kept: they write and count nothing.
         return (
             f"INSERT INTO {self.JUDGED} ({judged}) SELECT * FROM (SELECT {columns}, "
             f"{_STATE_NAMES}, {_verdict()} AS verdict FROM (SELECT r.*, {_state('r')} FROM "
             f"({requests}) AS r LEFT JOIN LATERAL ({_subscription('r')}) AS c ON true "
-            f"OFFSET 0) AS q) AS v WHERE {_VERDICT_WRITES}; "
+            f"OFFSET 0) AS q) AS v WHERE {_VERDICT_WRITES}"
+        )
+
+    def record_judged_sql(self, now: str) -> str:
+        """After `judge_sql`: the profiles locked, their requests judged again, written."""
+        writes = f"NOT is_new AND profile_id IS NOT NULL AND {_VERDICT_WRITES}"
+        return (
             # Serialises with consent_record (which locks the profile): a STOP and an import
             # of the same person never interleave. Only profiles whose requests write.
             f"SELECT count(*) AS tandem_locked FROM (SELECT id FROM {PROFILE_TABLE} WHERE id = "

@@ -35,12 +35,6 @@ STAGE_COLUMNS = (
     | {"traits": "jsonb", "email_consent": "varchar", "email_consent_at": "timestamptz",
        "sms_consent": "varchar", "sms_consent_at": "timestamptz", "mobile": "boolean"}
 )  # fmt: skip
-ASKS = "tandem_import_asks"  # per landed row and channel with consent asked: the address
-ASK_COLUMNS = {
-    "line": "integer", "pid": "bigint", "is_new": "boolean", "channel": "varchar",
-    "address": "varchar", "action": "varchar", "at": "timestamptz", "explicit": "boolean",
-    "final": "varchar", "mobile": "boolean",
-}  # fmt: skip
 
 
 class DryRun(Exception):
@@ -186,7 +180,7 @@ def _tables_sql() -> str:
     return "".join(
         f"CREATE TEMP TABLE IF NOT EXISTS {table} "
         f"({', '.join(f'{c} {t}' for c, t in columns.items())}); TRUNCATE {table}; "
-        for table, columns in ((STAGE, STAGE_COLUMNS), (ASKS, ASK_COLUMNS))
+        for table, columns in ((STAGE, STAGE_COLUMNS),)
     )
 
 
@@ -209,10 +203,17 @@ def _batch_sql(policy: ConsentPolicy, overwrite: bool, consent_sql, announce: bo
         # server (the last fraction of a second before a crash) is lost whole, and the job
         # resumes before it. Later synchronous commits flush it anyway (WAL is sequential).
         "SET LOCAL synchronous_commit = off",
-        _write_sql(_literal(_sequence()), policy, overwrite, announce),
         consent_sql.prepare_sql(),
-        consent_sql.record_sql(_requests_sql(policy), "{now}"),
-        _notes_sql(),
+        _write_sql(_literal(_sequence()), policy, overwrite, announce, consent_sql),
+        consent_sql.record_judged_sql("{now}"),
+        # The foreign keys are deferred: their checks (three a ledger row with its
+        # subscription, ~12 us a new row) would run at COMMIT, while this process waits.
+        # Run them here, in the round trip that overlaps the next batch's cleaning; a
+        # violation then fails the batch (IntegrityError: the row-by-row retry) rather than
+        # the commit. Deferred again afterwards for whatever else the transaction does (every
+        # deferrable constraint of the schema is a Django foreign key, INITIALLY DEFERRED).
+        "SET CONSTRAINTS ALL IMMEDIATE",
+        "SET CONSTRAINTS ALL DEFERRED",
     ]
     return "; ".join(part.strip().rstrip(";") for part in parts)
 
@@ -242,13 +243,20 @@ def _merge(name: str, new: str, old: str, overwrite: bool) -> str:
     return f"CASE WHEN {new} IS NOT NULL AND coalesce({old}, '') = '' THEN {new} ELSE {old} END"
 
 
-def _write_sql(sequence: str, policy: ConsentPolicy, overwrite: bool, announce: bool) -> str:
+def _write_sql(
+    sequence: str, policy: ConsentPolicy, overwrite: bool, announce: bool, consent_sql
+) -> str:
     """One statement, one pass over the stage: ProfileIndex.match and Importer._claim (each
     row's profile id, new ones from the sequence, or why the row fails), the INSERT of the
     new profiles, the UPDATE of the changed ones (profile_changes; the unchanged are only
-    compared), each landed row's consent asks with the address its profile ends with; and
-    as its answer the counts, the failures and the claims (see _answer_sql)."""
+    compared), each landed row's consent asks with the address its profile ends with,
+    judged into the ledger writer's working table (StagedConsent.judge_sql, a CTE here: no
+    table of asks in between); and as its answer the counts, the failures, the claims (see
+    _answer_sql) and the consent notes (_notes_sql)."""
     current = ", ".join(f"(c).{name} AS c_{name}" for name in MERGED)
+    # The stage's columns, not the probed rows themselves: every later step reads c_*, and
+    # the CTEs below are materialized and scanned several times (narrower rows, less copying).
+    staged = ", ".join(f"probed.{name}" for name in STAGE_COLUMNS)
     merged = {name: _merge(name, name, f"c_{name}", overwrite) for name in MERGED}
     assigned = {name: _merge(name, f"rows.{name}", f"rows.c_{name}", overwrite) for name in MERGED}
     olds = ", ".join(f"c_{name}" for name in MERGED)
@@ -265,7 +273,7 @@ def _write_sql(sequence: str, policy: ConsentPolicy, overwrite: bool, announce: 
                 OFFSET 0
             ) AS s
         ), known AS (
-            SELECT probed.*, (e_row).id AS e_id, (m_row).id AS m_id, (p_row).id AS p_id,
+            SELECT {staged}, (e_row).id AS e_id, (m_row).id AS m_id, (p_row).id AS p_id,
                 coalesce((e_row).id, (m_row).id, (p_row).id) AS found,
                 coalesce((e_row).id <> (m_row).id, false) OR coalesce((e_row).id <> (p_row).id,
                 false) OR coalesce((m_row).id <> (p_row).id, false) AS two,
@@ -303,12 +311,14 @@ def _write_sql(sequence: str, policy: ConsentPolicy, overwrite: bool, announce: 
             FROM rows WHERE rows.changed AND p.id = rows.pid
                 -- the id list keeps the plan on the primary key, whatever the statistics
                 AND p.id = ANY(ARRAY(SELECT pid FROM rows WHERE changed))
-        ), asked AS (
-            INSERT INTO {ASKS} ({", ".join(ASK_COLUMNS)})
+        ), asks AS (
             SELECT r.line, r.pid, r.is_new, q.*, r.mobile FROM rows r {_channels(policy)}
             WHERE r.pid IS NOT NULL AND q.action IS NOT NULL AND q.address IS NOT NULL
+        ), judged AS (
+            {consent_sql.judge_sql(_requests_sql(policy))}
         )
         {_answer_sql(announce)}
+        UNION ALL {_notes_sql()}
     """
 
 
@@ -379,7 +389,7 @@ def _requests_sql(policy: ConsentPolicy) -> str:
             'import:' || {_literal(str(policy.job_id))} || ':' || a.line || ':' || a.channel
                 AS idempotency_key,
             a.mobile
-        FROM {ASKS} a
+        FROM asks a
         WHERE a.final = a.address AND (a.channel <> 'sms' OR a.action <> '{OPT_IN}' OR a.mobile)
     """
 
@@ -391,6 +401,6 @@ def _notes_sql() -> str:
     return f"""
         SELECT CASE WHEN {keeps} THEN 'keeps' ELSE 'mobile' END AS tandem_kind, a.line,
             CASE WHEN {keeps} THEN a.channel ELSE a.address END, a.final, NULL
-        FROM {ASKS} a
+        FROM asks a
         WHERE {keeps} OR (a.channel = 'sms' AND a.action = '{OPT_IN}' AND NOT a.mobile)
     """

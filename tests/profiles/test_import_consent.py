@@ -149,3 +149,29 @@ def test_an_unknown_consent_value_fails_the_row():
 
     assert problems(job) == [("2", "unrecognised email consent value 'maybe'")]
     assert not Profile.objects.exists()
+
+
+def test_each_subscription_an_import_writes_points_at_the_ledger_row_that_made_it():
+    # last_event has no database constraint (compliance migration 0007): the import's SQL
+    # alone keeps it right, for new profiles and for existing ones whose state changes.
+    ada = ProfileFactory(email="ada@example.com")
+    job = run_import(
+        SHOPIFY_HEADER
+        + "1,ada@example.com,,yes,no,0\n"
+        + "2,bo@example.com,+14155550123,yes,yes,0\n"
+        + "3,cy@example.com,,no,no,0\n"
+    )
+
+    assert job.consent_applied >= 3
+    subscriptions = Subscription.objects.select_related("last_event", "profile")
+    assert {(s.profile.email, s.channel) for s in subscriptions} >= {
+        ("ada@example.com", "email"),
+        ("bo@example.com", "email"),
+        ("bo@example.com", "sms"),
+    }
+    for subscription in subscriptions:
+        event = subscription.last_event
+        assert (event.profile_id, event.channel) == (subscription.profile_id, subscription.channel)
+        assert (event.source, event.applied) == ("import", True)
+        assert event.evidence["import_job"] == job.pk
+    assert Subscription.objects.get(profile=ada, channel="email").status == "subscribed"
