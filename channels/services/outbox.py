@@ -93,36 +93,39 @@ def _alike(field, raw: list) -> bool:
 
 def _insert_postgres(messages: list[Message]) -> dict[str, Message]:
     """INSERT ... SELECT FROM unnest(...) ON CONFLICT (idempotency_key) DO NOTHING, where a
-    column alike in every message is one parameter and each other column one array: a
-    fraction of the per-value work of bulk_create's VALUES rows. Returns the inserted ones
-    by key (the others were there before)."""
+    column alike in every message is one parameter and each other column one array (a
+    text literal of ints, short strings or times, else binary: bulk.array_param), bound
+    on the server: a fraction of the per-value work of bulk_create's VALUES rows. Returns
+    the inserted ones by key (the others were there before)."""
+    from channels.services.bulk import array_param, server_bound_cursor
+
     columns, selects, arrays, params = [], [], [], []
     for field in Message._meta.concrete_fields:
         if field.primary_key:
             continue
-        kind = field.db_type(connection)
         raw = [getattr(message, field.attname) for message in messages]
         columns.append(connection.ops.quote_name(field.column))
         if field.name != "idempotency_key" and _alike(field, raw):
-            selects.append(f"%s::{kind}")
+            selects.append(f"%s::{field.db_type(connection)}")
             value = field.pre_save(messages[0], True)  # auto_now: one time for the batch
             for message in messages:
                 setattr(message, field.attname, value)
             params.append(field.get_db_prep_save(value, connection))
         else:
-            selects.append(f"v.c{len(arrays)}")
             values = [field.pre_save(message, True) for message in messages]
-            arrays.append((kind, [field.get_db_prep_save(v, connection) for v in values]))
-    unnest = ", ".join(f"%s::{kind}[]" for kind, _ in arrays)
+            slot, cast, param = array_param(field, values)
+            selects.append(f"v.c{len(arrays)}{cast}")
+            arrays.append((slot, param))
+    unnest = ", ".join(slot for slot, _ in arrays)
     names = ", ".join(f"c{i}" for i in range(len(arrays)))
     sql = (
         f"INSERT INTO {Message._meta.db_table} ({', '.join(columns)}) "
         f"SELECT {', '.join(selects)} FROM unnest({unnest}) AS v({names}) "
         "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key"
     )
-    with connection.cursor() as cursor:
+    with server_bound_cursor() as cursor:
         # The SELECT list comes first in the statement, then the arrays.
-        cursor.execute(sql, [*params, *(values for _, values in arrays)])
+        cursor.execute(sql, [*params, *(param for _, param in arrays)])
         inserted = {key: pk for pk, key in cursor.fetchall()}
     found = {}
     for message in messages:
