@@ -163,6 +163,22 @@ def _rows_source(objs, columns) -> tuple[str, list]:
     return f"(VALUES {', '.join([row] * len(objs))}) AS v", values
 
 
+def array_param(field, values: list) -> tuple[str, str, object]:
+    """One field's values as one array parameter of an `unnest(...)` (PostgreSQL):
+    (the slot with its cast, the SQL reading an element named `name` from the unnest, the
+    parameter). Prepared as get_db_prep_save would; a column of ints, short strings or
+    aware datetimes goes as one text literal, anything else as a binary array."""
+    column = _prepared(field, values)
+    if type(field) is DateTimeField and all(
+        value is None or (type(value) is datetime and value.tzinfo is not None) for value in column
+    ):
+        column = [None if value is None else value.isoformat() for value in column]
+    literal = _short_literal(column)
+    slot = "%s" if literal is not None else binary_slot()
+    cast = "::jsonb" if isinstance(field, JSONField) else ""
+    return f"{slot}::{_array_type(field)}[]", cast, literal if literal is not None else column
+
+
 SHORT = 256  # characters: longer strings (the rendered bodies) go as binary arrays
 
 

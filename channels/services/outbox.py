@@ -6,6 +6,8 @@ from typing import Any
 
 from django.db import IntegrityError, connection
 from django.db.models import F, JSONField
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
 
 from channels.models import Message, MessageStatus, MessageTemplate
@@ -66,7 +68,7 @@ def message_create_many(*, requests: list[dict[str, Any]]) -> dict[str, Message]
     """
     if not requests:
         return {}
-    messages = [_build_request(**request) for request in requests]
+    messages = _build_requests(requests)
     if connection.vendor == "postgresql":
         found = _insert_postgres(messages)
     else:
@@ -91,36 +93,39 @@ def _alike(field, raw: list) -> bool:
 
 def _insert_postgres(messages: list[Message]) -> dict[str, Message]:
     """INSERT ... SELECT FROM unnest(...) ON CONFLICT (idempotency_key) DO NOTHING, where a
-    column alike in every message is one parameter and each other column one array: a
-    fraction of the per-value work of bulk_create's VALUES rows. Returns the inserted ones
-    by key (the others were there before)."""
+    column alike in every message is one parameter and each other column one array (a
+    text literal of ints, short strings or times, else binary: bulk.array_param), bound
+    on the server: a fraction of the per-value work of bulk_create's VALUES rows. Returns
+    the inserted ones by key (the others were there before)."""
+    from channels.services.bulk import array_param, server_bound_cursor
+
     columns, selects, arrays, params = [], [], [], []
     for field in Message._meta.concrete_fields:
         if field.primary_key:
             continue
-        kind = field.db_type(connection)
         raw = [getattr(message, field.attname) for message in messages]
         columns.append(connection.ops.quote_name(field.column))
         if field.name != "idempotency_key" and _alike(field, raw):
-            selects.append(f"%s::{kind}")
+            selects.append(f"%s::{field.db_type(connection)}")
             value = field.pre_save(messages[0], True)  # auto_now: one time for the batch
             for message in messages:
                 setattr(message, field.attname, value)
             params.append(field.get_db_prep_save(value, connection))
         else:
-            selects.append(f"v.c{len(arrays)}")
             values = [field.pre_save(message, True) for message in messages]
-            arrays.append((kind, [field.get_db_prep_save(v, connection) for v in values]))
-    unnest = ", ".join(f"%s::{kind}[]" for kind, _ in arrays)
+            slot, cast, param = array_param(field, values)
+            selects.append(f"v.c{len(arrays)}{cast}")
+            arrays.append((slot, param))
+    unnest = ", ".join(slot for slot, _ in arrays)
     names = ", ".join(f"c{i}" for i in range(len(arrays)))
     sql = (
         f"INSERT INTO {Message._meta.db_table} ({', '.join(columns)}) "
         f"SELECT {', '.join(selects)} FROM unnest({unnest}) AS v({names}) "
         "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key"
     )
-    with connection.cursor() as cursor:
+    with server_bound_cursor() as cursor:
         # The SELECT list comes first in the statement, then the arrays.
-        cursor.execute(sql, [*params, *(values for _, values in arrays)])
+        cursor.execute(sql, [*params, *(param for _, param in arrays)])
         inserted = {key: pk for pk, key in cursor.fetchall()}
     found = {}
     for message in messages:
@@ -129,6 +134,70 @@ def _insert_postgres(messages: list[Message]) -> dict[str, Message]:
             message._state.adding, message._state.db = False, connection.alias
             found[message.idempotency_key] = message
     return found
+
+
+def _build_requests(requests: list[dict[str, Any]]) -> list[Message]:
+    """_build_request for each request. Requests without ready content that share a
+    template, channel, category and topic (a journey batch's sends) are copies of one
+    message built by Model.__init__, each given its own fields: __init__'s per-field work
+    (the defaults, a uuid4 for the idempotency key it then replaces, a descriptor per
+    foreign key) was ~30 us a message, a sixth of a journey tick's CPU."""
+    if pre_init.has_listeners(Message) or post_init.has_listeners(Message):
+        return [_build_request(**request) for request in requests]
+    shapes: dict[tuple, Message] = {}
+    built, fresh = [], _fresh_defaults()
+    for request in requests:
+        if request.get("content"):
+            built.append(_build_request(**request))
+            continue
+        shape = tuple(id(request.get(name)) for name in _SHAPE)
+        if (prototype := shapes.get(shape)) is None:
+            given = {name: request[name] for name in _SHAPE if name in request}
+            prototype = shapes[shape] = _build_request(profile=None, idempotency_key="", **given)
+        message = _copy(prototype, fresh)
+        _fill(message, **request)
+        built.append(message)
+    return built
+
+
+# The keywords that make a message's shape; the others are filled in per message.
+_SHAPE = ("template", "channel", "category", "topic")
+
+
+def _fresh_defaults() -> list[tuple[str, Any]]:
+    """(attname, callable default) of the fields whose default each message must call
+    again: a mutable one (dict, list) must not be shared; the idempotency key is given."""
+    return [
+        (field.attname, field.default)
+        for field in Message._meta.concrete_fields
+        if field.has_default() and callable(field.default)
+        and field.name not in ("idempotency_key", "context")
+    ]  # fmt: skip
+
+
+def _copy(prototype: Message, fresh: list[tuple[str, Any]]) -> Message:
+    message = object.__new__(Message)
+    message.__dict__.update(prototype.__dict__)
+    state = message._state = ModelState()
+    state.fields_cache = dict(prototype._state.fields_cache)
+    for attname, default in fresh:
+        message.__dict__[attname] = default()
+    return message
+
+
+def _fill(
+    message: Message, *, profile: Profile, idempotency_key: str, context=None, **passed: Any
+) -> None:
+    """A copied message's own fields (the others are its shape, checked when the first of
+    that shape was built)."""
+    if unknown := set(passed) - set(PASSED_THROUGH) - set(_SHAPE) - {"content"}:
+        raise TypeError(f"unknown message keywords: {sorted(unknown)}")
+    message.__dict__["profile_id"] = profile.pk if profile is not None else None
+    message._state.fields_cache["profile"] = profile
+    message.idempotency_key = idempotency_key
+    message.context = context or {}
+    for name in passed.keys() & PASSED_THROUGH.keys():
+        setattr(message, name, passed[name])
 
 
 # message_create's keywords that go onto the message as they are, with their defaults.

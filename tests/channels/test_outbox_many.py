@@ -6,7 +6,7 @@ import pytest
 
 from channels.models import Message, MessageStatus
 from channels.services import message_create
-from channels.services.outbox import message_create_many
+from channels.services.outbox import _build_request, _build_requests, message_create_many
 from tests.channels.factories import EmailTemplateFactory, SmsTemplateFactory
 from tests.factories import ProfileFactory
 
@@ -68,3 +68,33 @@ def test_each_message_keeps_its_own_context_even_when_python_calls_them_equal(fi
     )  # fmt: skip
     stored = Message.objects.get(idempotency_key="b").context
     assert repr(found["b"].context) == repr(stored) == repr(second)
+
+
+def test_messages_of_one_shape_are_built_as_model_init_builds_each():
+    """A batch's messages of one template are copies of one built message, each given its
+    own fields: what is not given stays the default, and no mutable default is shared."""
+    template, ann, bob = EmailTemplateFactory(), ProfileFactory(), ProfileFactory()
+    later = datetime(2025, 6, 11, tzinfo=UTC)
+    requests = [
+        {"profile": ann, "idempotency_key": "a", "template": template, "scheduled_for": later,
+         "source_kind": "journey", "source_id": 7, "context": {"n": 1}},
+        {"profile": bob, "idempotency_key": "b", "template": template},
+        {"profile": ann, "idempotency_key": "c", "template": template, "category": "transactional"},
+    ]  # fmt: skip
+    built = _build_requests(requests)
+    each = [_build_request(**request) for request in requests]
+
+    def fields(message):
+        return {f.attname: getattr(message, f.attname) for f in Message._meta.concrete_fields}
+
+    assert [fields(message) for message in built] == [fields(message) for message in each]
+    assert [message.profile for message in built] == [ann, bob, ann]
+    assert built[1].scheduled_for is None and built[1].source_kind == ""
+    assert built[0].headers is not built[1].headers
+    assert all(message._state.adding for message in built)
+    found = message_create_many(requests=requests)
+    assert found["b"].template == template and found["c"].category == "transactional"
+    with pytest.raises(TypeError):
+        _build_requests([{"profile": ann, "idempotency_key": "d", "template": template},
+                         {"profile": bob, "idempotency_key": "e", "template": template,
+                          "colour": "red"}])  # fmt: skip
