@@ -24,8 +24,9 @@ STAR = {
     "first_name": "Dana", "last_name": "Demo", "time_zone": "America/New_York",
     "country": "US", "locale": "en-US", "traits": {"loyalty_tier": "gold", "demo": True},
 }  # fmt: skip
-# Her counterpart on the other side of the world: whenever it is night in New York (quiet
-# hours hold marketing SMS, test sends included), it is daytime in Auckland.
+# Her counterpart on the other side of the world: for most of New York's night (quiet hours
+# hold marketing SMS, test sends included) it is daytime in Auckland; from about 08:00 to
+# 13:00 UTC it is night in both.
 STAR_FAR = {
     "external_id": "demo-star-nz", "email": "aroha.demo@example.com", "phone": "+64215550199",
     "first_name": "Aroha", "last_name": "Demo", "time_zone": "Pacific/Auckland",
