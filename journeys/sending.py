@@ -23,6 +23,7 @@ from channels.models import Message, MessageStatus, MessageTemplate
 from channels.models.outbox import WAITING
 from channels.services import dispatch_many
 from channels.services.outbox import message_create_many, recent_sends
+from compliance.decide import Outcome
 from compliance.facts import decide_send
 from journeys.models import Enrollment, EnrollmentStatus
 
@@ -45,6 +46,13 @@ OUTCOMES = {
     MessageStatus.CANCELLED: "skipped",
     MessageStatus.FAILED: "failed",
     MessageStatus.BOUNCED: "failed",
+}
+DRY_OUTCOMES = {  # a dry run's step outcome for compliance's decision now
+    Outcome.ALLOW: "sent",
+    Outcome.SWITCH: "sent",
+    Outcome.DEFER: "deferred",
+    Outcome.SKIP: "skipped",
+    Outcome.SUPPRESS: "suppressed",
 }
 
 
@@ -227,11 +235,12 @@ def _report(message: Message, now: datetime) -> SendReport:
     return SendReport(OUTCOMES.get(message.status, "failed"), message.reason or message.status)
 
 
-def dry_run(ctx, channel: str) -> str:
-    """What compliance would say about this send right now, without queueing anything."""
+def dry_run(ctx, channel: str, expiry: timedelta) -> tuple[str, str]:
+    """(outcome, why): what compliance would say about this send right now, and what the
+    step would record (a deferral past the step's expiry is a skip), queueing nothing."""
     template = MessageTemplate.objects.filter(key=ctx.spec.settings.get("template")).first()
     if template is None:
-        return f"no template {ctx.spec.settings.get('template')!r}"
+        return "failed", f"no template {ctx.spec.settings.get('template')!r}"
     decision = decide_send(
         profile=ctx.profile,
         channel=channel,
@@ -241,7 +250,10 @@ def dry_run(ctx, channel: str) -> str:
         recent_sends=recent_sends(profile=ctx.profile, at=ctx.now),
     )
     until = f" until {decision.until:%Y-%m-%d %H:%M} UTC" if decision.until else ""
-    return f"would send {template.key}: {decision.outcome.value} ({decision.reason}){until}"
+    why = f"would send {template.key}: {decision.outcome.value} ({decision.reason}){until}"
+    if decision.outcome == Outcome.DEFER and decision.until and decision.until > ctx.now + expiry:
+        return "skipped", f"{why}, past the step's expiry"
+    return DRY_OUTCOMES[decision.outcome], why
 
 
 def cancel_escalations(*, enrollment, engaged_step: str, graph: dict) -> int:

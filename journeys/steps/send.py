@@ -38,9 +38,9 @@ class Send(StepType):
             if message and engagement_with(profile_id=ctx.profile.pk, message=message,
                                            kinds=kinds):  # fmt: skip
                 return Result.go(ctx.spec.next, "skipped", f"engaged with {earlier}")
-        if ctx.dry_run:
-            return Result.go(ctx.spec.next, "sent", sending.dry_run(ctx, self.channel))
         expiry = scaled(timedelta(hours=s.get("expiry_hours") or 24))
+        if ctx.dry_run:
+            return Result.go(ctx.spec.next, *sending.dry_run(ctx, self.channel, expiry))
         message = sending.queue(ctx, channel=self.channel, template_key=s["template"],
                                 expiry=expiry)  # fmt: skip
         if message is None:

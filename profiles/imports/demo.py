@@ -32,16 +32,16 @@ def write_demo_file(path: str | Path, *, rows: int, seed: int = 2025, variant: i
         writer = csv.writer(handle)
         writer.writerow(HEADER)
         for index in range(rows):
-            writer.writerow(_row(rng, index, variant))
+            writer.writerow(_row(rng, seed, index, variant))
 
 
-def _row(rng: random.Random, index: int, variant: int) -> list[str]:
-    first, last = rng.choice(FIRST), rng.choice(LAST)
+def _row(rng: random.Random, seed: int, index: int, variant: int) -> list[str]:
+    first, last, email = _person(seed, index)
     roll = rng.random()
-    email = f"{first}.{last}{index}@{rng.choice(DOMAINS)}".lower()
     if roll < 0.02 and index > 10:
-        dup = rng.randrange(index)  # an earlier customer, typed in another case
-        email = f"{first}.{last}{dup}@{DOMAINS[0]}".upper()
+        # An earlier customer again, email typed in another case: a duplicate in the file.
+        first, last, email = _person(seed, rng.randrange(index))
+        email = email.upper()
     elif roll < 0.03:
         email = email.replace("@", " at ")
     if variant and index % 10 == 0:
@@ -57,11 +57,19 @@ def _row(rng: random.Random, index: int, variant: int) -> list[str]:
     ]  # fmt: skip
 
 
+def _person(seed: int, index: int) -> tuple[str, str, str]:
+    """First name, last name and email of customer `index`, the same every time it is asked."""
+    own = random.Random(seed * 10_000_019 + index)
+    first, last = own.choice(FIRST), own.choice(LAST)
+    return first, last, f"{first}.{last}{index}@{own.choice(DOMAINS)}".lower()
+
+
 def _phone(rng: random.Random) -> str:
     if rng.random() < 0.01:
         return f"555-{rng.randint(100, 999)}"  # too short: invalid
     if rng.random() < 0.03:
-        return f"+44 7911 {rng.randint(100000, 999999)}"
+        # 07911 1xxxxx and 2xxxxx are allocated (libphonenumber); 3xxxxx to 6xxxxx are not.
+        return f"+44 7911 {rng.randint(100000, 299999)}"
     area, exchange, line = rng.choice(AREAS), rng.randint(201, 989), rng.randint(0, 9999)
     if exchange % 100 == 11 or exchange == 555:
         exchange += 1

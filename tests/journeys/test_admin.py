@@ -1,5 +1,7 @@
 """The journey builder in the admin: typed step fields, diagram with counts, dry run."""
 
+from datetime import UTC, datetime
+
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
@@ -8,6 +10,7 @@ from django_q.models import Schedule
 from journeys import engine
 from journeys.models import Journey, Step
 from journeys.services import enrollment_create
+from tests.channels.factories import SmsTemplateFactory
 from tests.factories import ProfileFactory, UserFactory
 from tests.journeys.conftest import make_journey
 
@@ -91,6 +94,20 @@ def test_dry_run_walks_the_draft_for_a_person(admin_client):
     assert "trait tier eq gold: yes" in html
     profile.refresh_from_db()
     assert "x" not in profile.traits  # nothing was changed
+
+
+@pytest.mark.parametrize(("expiry_hours", "outcome"), [(24, "deferred"), (2, "skipped")])
+def test_dry_run_of_a_send_held_by_quiet_hours_says_deferred_or_skipped(
+    admin_client, person, time_machine, expiry_hours, outcome
+):
+    time_machine.move_to(datetime(2025, 6, 10, 6, 0, tzinfo=UTC), tick=False)  # 02:00 NY
+    SmsTemplateFactory(key="nudge")
+    settings = {"template": "nudge", "expiry_hours": expiry_hours}
+    journey = make_journey([{"key": "sms", "type": "send_sms", "settings": settings}])
+    url = reverse("admin:journeys_journey_dry_run", args=[journey.pk])
+    walked = admin_client.get(url, {"profile": person.pk}).context["walked"]
+    assert [(step.outcome, "defer (quiet_hours_federal) until 2025-06-10 12:" in step.reason)
+            for step in walked] == [(outcome, True)]  # fmt: skip
 
 
 def test_activate_action_publishes_and_refuses_a_broken_draft(admin_client):

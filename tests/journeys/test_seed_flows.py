@@ -11,6 +11,7 @@ from compliance.services import consent_record
 from journeys import engine
 from journeys.models import Journey
 from journeys.services import journey_activate, journey_validate
+from profiles.models import Profile
 from profiles.services import event_track
 from tests.factories import ProfileFactory
 
@@ -59,3 +60,26 @@ def test_the_abandoned_cart_flow_runs_as_described(
                        "cart-final-offer": 48}  # fmt: skip
     email = Message.objects.get(template__key="cart-reminder")
     assert "Blue mug" in email.body_html
+
+
+def test_the_demo_shows_the_cart_sms_at_its_time_scale(
+    settings, time_machine, django_capture_on_commit_callbacks
+):
+    """make demo: journey time 60 times faster, frequency caps on real time. The seeded
+    minimum gap must not hold the non-opener's SMS past its expiry (README's walk-through)."""
+    settings.JOURNEY_TIME_SCALE = 60
+    start = datetime(2025, 6, 10, 15, 0, tzinfo=UTC)  # 11:00 New York
+    time_machine.move_to(start, tick=False)
+    call_command("seed_demo", "--profiles", "0")
+    call_command("install_journey_templates")
+    journey_activate(journey=Journey.objects.get(template_key="abandoned-cart"))
+    with django_capture_on_commit_callbacks(execute=True):
+        event_track(profile=Profile.objects.get(external_id="demo-star"), source="api",
+                    name="Checkout Started", properties={"product": "Blue mug"})  # fmt: skip
+    sent_at = {}
+    for minutes in range(0, 30):
+        time_machine.move_to(start + timedelta(minutes=minutes))
+        engine.tick()
+        for message in Message.objects.filter(status="sent"):
+            sent_at.setdefault(message.template.key, minutes)
+    assert sent_at == {"cart-reminder": 1, "cart-nudge": 5, "cart-second": 24}

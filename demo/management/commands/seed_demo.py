@@ -1,10 +1,11 @@
 import random
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from compliance.models import DisclosureText
+from compliance.models import CapKind, DisclosureText, FrequencyCap
 from compliance.services import consent_record
 from demo.data import EMAIL_CONSENT, SMS_CONSENT, consent_plan, person, shopping_history
 from profiles.models import Event, EventSource, Profile
@@ -23,8 +24,9 @@ STAR = {
     "first_name": "Dana", "last_name": "Demo", "time_zone": "America/New_York",
     "country": "US", "locale": "en-US", "traits": {"loyalty_tier": "gold", "demo": True},
 }  # fmt: skip
-# Her counterpart on the other side of the world: whenever it is night in New York (quiet
-# hours hold marketing SMS, test sends included), it is daytime in Auckland.
+# Her counterpart on the other side of the world: for most of New York's night (quiet hours
+# hold marketing SMS, test sends included) it is daytime in Auckland; from about 08:00 to
+# 13:00 UTC it is night in both.
 STAR_FAR = {
     "external_id": "demo-star-nz", "email": "aroha.demo@example.com", "phone": "+64215550199",
     "first_name": "Aroha", "last_name": "Demo", "time_zone": "Pacific/Auckland",
@@ -48,7 +50,13 @@ class Command(BaseCommand):
             return
         with transaction.atomic():
             created = self._seed(profiles)
+            gap = self._gap_on_journey_time()
         self.stdout.write(f"Seeded {created} demo profiles.")
+        if gap:
+            self.stdout.write(
+                f"Minimum gap between marketing messages: {gap} min, to match journey time "
+                "(Compliance > Frequency caps)."
+            )
 
     def _seed(self, count: int) -> int:
         rng, now = random.Random(42), timezone.now()
@@ -80,6 +88,21 @@ class Command(BaseCommand):
                     disclosure=disclosure_for.get(channel=channel),
                     evidence={"demo": True, "ip": "198.51.100.7", "user_agent": "seed_demo"},
                 )  # fmt: skip
+
+    def _gap_on_journey_time(self) -> int | None:
+        """Scale the minimum-gap caps with JOURNEY_TIME_SCALE (demo only).
+
+        Caps run on real time, so an hour's gap would hold the cart SMS (four journey hours,
+        four minutes, after the email) past its expiry and the walk-through would never show
+        it. The gap shrinks as journey time does; the other caps are left alone."""
+        scale = getattr(settings, "JOURNEY_TIME_SCALE", 1) or 1
+        if scale <= 1:
+            return None
+        gap = None
+        for cap in FrequencyCap.objects.filter(kind=CapKind.GAP, min_gap_minutes__isnull=False):
+            cap.min_gap_minutes = gap = max(1, round(cap.min_gap_minutes / scale))
+            cap.save(update_fields=["min_gap_minutes"])
+        return gap
 
     def _consent(self, rng: random.Random) -> None:
         disclosures = {
