@@ -28,6 +28,7 @@ from compliance.models import (
 )
 from profiles.admin import ProfileAdmin
 from profiles.admin_base import ReadOnlyAdmin
+from profiles.forms import ProfileField
 from profiles.models import Channel, Profile
 
 
@@ -90,8 +91,7 @@ class SuppressionAdmin(ReadOnlyAdmin):
 
 
 class ConsentChangeForm(forms.Form):
-    profile = forms.ModelChoiceField(queryset=Profile.objects.all(), widget=forms.NumberInput,
-                                     help_text="Profile id")  # fmt: skip
+    profile = ProfileField()
     channel = forms.ChoiceField(choices=Channel.choices)
     topic = forms.ModelChoiceField(queryset=Topic.objects.all(), required=False,
                                    help_text="Empty: the whole channel")  # fmt: skip

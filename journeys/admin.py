@@ -13,7 +13,6 @@ from journeys.manual import enrol_in_journey
 from journeys.models import Enrollment, Journey, JourneyVersion, Step, StepLog
 from profiles.admin import ProfileAdmin
 from profiles.admin_base import ReadOnlyAdmin
-from profiles.models import Profile
 
 # Manual entry lives on the profile list (journeys may reach down to profiles' admin).
 ProfileAdmin.actions = [*ProfileAdmin.actions, enrol_in_journey]
@@ -127,14 +126,10 @@ class JourneyAdmin(admin.ModelAdmin):
             return redirect(reverse("admin:index"))
         form, walked, error = DryRunForm(request.GET or None), None, ""
         if form.is_valid():
-            profile = Profile.objects.filter(pk=form.cleaned_data["profile"]).first()
-            if profile is None:
-                form.add_error("profile", "No such profile.")
-            else:
-                try:
-                    walked = dry_run(journey=journey, profile=profile)
-                except ValidationError as exc:
-                    error = "; ".join(exc.messages)
+            try:
+                walked = dry_run(journey=journey, profile=form.cleaned_data["profile"])
+            except ValidationError as exc:
+                error = "; ".join(exc.messages)
         context = {**self.admin_site.each_context(request), "journey": journey, "form": form,
                    "walked": walked, "error": error, "opts": self.model._meta,
                    "title": f"Dry run: {journey}"}  # fmt: skip

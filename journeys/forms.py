@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 
 from journeys.models import Step
 from journeys.steps import registry
+from profiles.forms import ProfileField
 
 SEP = "__"
 
@@ -84,4 +85,4 @@ def _as_form_data(step_type, values: dict) -> dict:
 
 
 class DryRunForm(forms.Form):
-    profile = forms.IntegerField(label="Profile id", min_value=1)
+    profile = ProfileField()

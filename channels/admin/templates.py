@@ -11,13 +11,11 @@ from channels.models import MessageTemplate
 from channels.rendering import render_preview
 from channels.segments import estimate_template
 from channels.services import dispatch, message_create
-from profiles.models import Profile
+from profiles.forms import ProfileField
 
 
 class ProfileChoiceForm(forms.Form):
-    profile = forms.ModelChoiceField(
-        queryset=Profile.objects.all(), widget=forms.NumberInput, help_text="Profile id"
-    )
+    profile = ProfileField()
 
 
 @admin.register(MessageTemplate)

@@ -43,6 +43,18 @@ def test_sms_preview_shows_the_segments(admin_client, person, sms_template):
     assert "Reply STOP to opt out" in page
 
 
+def test_a_test_send_takes_the_profile_by_email_address(
+    admin_client, daytime, person, console_adapters
+):
+    template = SmsTemplateFactory()
+    url = reverse("admin:channels_messagetemplate_test_send", args=[template.pk])
+
+    response = admin_client.post(url, {"profile": "Ada@Example.com"}, follow=True)
+
+    assert Message.objects.get().profile == person
+    assert "Test send: Sent." in response.content.decode()
+
+
 def test_a_test_send_goes_through_dispatch_into_the_outbox(
     admin_client, daytime, person, console_adapters
 ):

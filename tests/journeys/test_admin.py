@@ -110,6 +110,18 @@ def test_dry_run_of_a_send_held_by_quiet_hours_says_deferred_or_skipped(
             for step in walked] == [(outcome, True)]  # fmt: skip
 
 
+def test_dry_run_takes_a_phone_number_and_names_an_unknown_profile(admin_client, person):
+    journey = make_journey([{"key": "out", "type": "exit"}])
+    url = reverse("admin:journeys_journey_dry_run", args=[journey.pk])
+
+    found = admin_client.get(url, {"profile": str(person.phone)})
+    unknown = admin_client.get(url, {"profile": "nobody@example.com"})
+
+    assert [step.key for step in found.context["walked"]] == ["out"]
+    assert unknown.context["walked"] is None
+    assert "No profile has this email, phone number, external id or id." in unknown.content.decode()
+
+
 def test_activate_action_publishes_and_refuses_a_broken_draft(admin_client):
     good = make_journey([{"key": "out", "type": "exit"}], activate=False, name="Good")
     bad = make_journey([{"key": "w", "type": "wait", "settings": {"hours": 1}, "next": "gone"}],
