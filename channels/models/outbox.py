@@ -142,7 +142,8 @@ class Message(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_channel_display()} #{self.pk} to {self.to_address or self.profile_id}"
+        to = self.to_address or f"profile {self.profile_id}"  # the address is set when sent
+        return f"{self.get_channel_display()} #{self.pk} to {to}"
 
     def get_absolute_url(self) -> str:
         return reverse("admin:channels_message_change", args=[self.pk])

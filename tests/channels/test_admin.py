@@ -186,3 +186,9 @@ def test_the_outbox_search_finds_a_message_by_provider_id_and_idempotency_key(ad
     for query in ["SM0123456789abcdef", "456789ABC", "journey:7:42", "7:4"]:
         page = admin_client.get(url, {"q": query})
         assert [m.pk for m in page.context["cl"].result_list] == [message.pk], query
+
+
+def test_a_message_not_yet_sent_is_named_by_its_profile_not_a_bare_number(person):
+    message = MessageFactory(profile=person, to_address="")
+
+    assert str(message) == f"{message.get_channel_display()} #{message.pk} to profile {person.pk}"
