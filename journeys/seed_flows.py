@@ -9,8 +9,9 @@ def email(key, name, subject, lead, *, topic="offers"):
         "<p>{{ event.product|default:'Your picks' }} are waiting for you.</p>"
         '<p><a href="https://shop.example.com/">Visit the shop</a></p>{{ footer }}'
     )
-    text = (f"{lead}\n\nHi {{{{ first_name|default:'there' }}}},\n"
-            "https://shop.example.com/\n\n{{ footer }}")  # fmt: skip
+    text = (f"{lead}\n\nHi {{{{ first_name|default:'there' }}}},\n\n"
+            "{{ event.product|default:'Your picks' }} are waiting for you.\n\n"
+            "Visit the shop: https://shop.example.com/\n\n{{ footer }}")  # fmt: skip
     return {"key": key, "name": name, "channel": "email", "topic": topic, "subject": subject,
             "preheader": lead, "body_html": html, "body_text": text}  # fmt: skip
 

@@ -60,6 +60,7 @@ def test_the_abandoned_cart_flow_runs_as_described(
                        "cart-final-offer": 48}  # fmt: skip
     email = Message.objects.get(template__key="cart-reminder")
     assert "Blue mug" in email.body_html
+    assert "Blue mug are waiting for you." in email.body_text  # the text part says it too
 
 
 def test_the_demo_shows_the_cart_sms_at_its_time_scale(
