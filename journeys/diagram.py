@@ -12,6 +12,9 @@ from journeys.models import Enrollment, EnrollmentStatus, StepLog
 from journeys.steps import registry
 
 BOX_W, BOX_H, GAP_X, GAP_Y, PAD = 230, 78, 40, 56, 20
+# What fits on a line of a box (210 px of text; ~6 px a character at 11 px, ~5.4 at 10 px);
+# the rest is cut with an ellipsis, and the box's <title> tooltip holds the whole text.
+TITLE_CHARS, FIGURE_CHARS = 34, 38
 COUNTED = ("entered", "sent", "deferred", "suppressed", "skipped", "engaged", "converted")
 
 
@@ -104,16 +107,24 @@ def _node(graph, key, place, counts: Counter) -> str:
     spec = graphs.spec_of(graph, key)
     x, y = place
     entry = key == graph["entry"]
-    title = escape(registry[spec.type].describe(spec)[:44])
+    described = registry[spec.type].describe(spec)
     figures = " · ".join(f"{name} {counts[name]}" for name in COUNTED if counts.get(name))
     waiting = f"waiting now {counts['waiting_now']}" if counts.get("waiting_now") else ""
+    title = escape(_fit(described, TITLE_CHARS))
+    full = escape("\n".join(part for part in (key, described, figures, waiting) if part))
     return (
         f'<g class="step step-{escape(spec.type)}" data-step="{escape(key)}">'
+        f"<title>{full}</title>"
         f'<rect x="{x}" y="{y}" width="{BOX_W}" height="{BOX_H}" rx="8" '
         f'fill="{"#e8f1ff" if entry else "#fff"}" stroke="#4a6fa5"/>'
         f'<text x="{x + 10}" y="{y + 18}" font-size="12" font-weight="bold">{escape(key)}</text>'
         f'<text x="{x + 10}" y="{y + 35}" font-size="11">{title}</text>'
-        f'<text x="{x + 10}" y="{y + 52}" font-size="10" fill="#234">{escape(figures)}</text>'
+        f'<text x="{x + 10}" y="{y + 52}" font-size="10" fill="#234">'
+        f"{escape(_fit(figures, FIGURE_CHARS))}</text>"
         f'<text x="{x + 10}" y="{y + 68}" font-size="10" fill="#a33">{escape(waiting)}</text>'
         "</g>"
     )
+
+
+def _fit(text: str, chars: int) -> str:
+    return text if len(text) <= chars else text[: chars - 1].rstrip() + "…"

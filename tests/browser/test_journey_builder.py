@@ -23,6 +23,15 @@ def test_activate_the_cart_flow_and_read_its_diagram(admin_login, live_server):
     diagram.wait_for(state="visible")
     assert diagram.locator("g.step").count() == 8
     assert "Send SMS: cart-nudge unless cart-email was" in diagram.text_content()
+    overflowing = diagram.evaluate(
+        """svg => [...svg.querySelectorAll("g.step")].flatMap(step => {
+            const box = step.querySelector("rect").getBBox();
+            return [...step.querySelectorAll("text")]
+                .filter(text => text.getBBox().x + text.getBBox().width > box.x + box.width)
+                .map(text => text.textContent);
+        })"""
+    )
+    assert overflowing == []  # a long label is cut inside its box; the tooltip has it whole
     assert "None: ready to publish." in page.locator(".field-problems").inner_text()
     assert Journey.objects.get(template_key="abandoned-cart").status == "active"
 
