@@ -337,8 +337,9 @@ def _adapter():
 class StagedConsent:
     """consent_import_many's rules in SQL, over requests an import builds with SQL.
 
-    The PostgreSQL fast path hands `record_sql` a SELECT of its requests (the columns of
-    `COLUMNS`, one row a request, built from its own staged batch) and runs the result: the
+    The PostgreSQL fast path hands `judge_sql` a SELECT of its requests (the columns of
+    `COLUMNS`, one row a request, built from its own staged batch), then runs
+    `record_judged_sql` (`now`: a timestamptz SQL literal) after it: the
     same judgement as `_judge` (suppressions and channel subscriptions read by one index
     probe each; a profile made in this transaction has none to read), the profiles of the
     requests that write locked and those judged again, the ledger rows inserted (a known
@@ -368,14 +369,11 @@ class StagedConsent:
         columns = ", ".join(f"{c} {t}" for c, t in (self.COLUMNS | self.STATE).items())
         return f"CREATE TEMP TABLE IF NOT EXISTS {self.JUDGED} ({columns}); TRUNCATE {self.JUDGED}"
 
-    def record_sql(self, requests: str, now: str) -> str:
-        """`requests`: a SELECT of the requests; `now`: a timestamptz SQL literal."""
-        return f"{self.judge_sql(requests)}; {self.record_judged_sql(now)}"
-
     def judge_sql(self, requests: str) -> str:
-        """The requests judged into the working table: one INSERT ... SELECT, which the
-        caller may also run as a data-modifying CTE of its own statement (its SELECT then
-        reads the caller's CTEs, with no table of requests in between)."""
+        """The requests (`requests`: a SELECT of them) judged into the working table: one
+        INSERT ... SELECT, which the caller may also run as a data-modifying CTE of its own
+        statement (its SELECT then reads the caller's CTEs, with no table of requests in
+        between)."""
         columns, judged = ", ".join(self.COLUMNS), ", ".join(self.COLUMNS | self.STATE)
         # OFFSET 0 keeps each probe a single evaluation (the verdict reads its result often).
         # Requests that would change nothing are not kept: they write and count nothing.
