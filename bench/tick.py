@@ -233,12 +233,13 @@ class CpuMeter(threading.Thread):
         return totals
 
 
-def cluster(url: str, workers: int, log) -> subprocess.Popen:
+def cluster(url: str, workers: int, log, niceness: int = 0) -> subprocess.Popen:
     # DEBUG: each dispatch task logs its CPU split between sending and the journeys' run on.
     env = {**environment(url), "Q_WORKERS": str(workers), "PGAPPNAME": "bench-dispatch",
            "LOG_LEVEL": "DEBUG"}  # fmt: skip
+    # `nice` execs the cluster, so the pid (and its process group) stays the cluster's.
     return subprocess.Popen(
-        [sys.executable, "manage.py", "qcluster"],
+        ["nice", "-n", str(niceness), sys.executable, "manage.py", "qcluster"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -268,7 +269,9 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait(timeout=30)
 
 
-def measure(url: str, workers: int, batch_size: int | None, dispatch_workers: int) -> Run:
+def measure(
+    url: str, workers: int, batch_size: int | None, dispatch_workers: int, dispatch_nice: int = 0
+) -> Run:
     from django.db import connections
     from django.utils import timezone
 
@@ -280,7 +283,7 @@ def measure(url: str, workers: int, batch_size: int | None, dispatch_workers: in
     command += ["--batch-size", str(batch_size)] if batch_size else []
     log_path = Path(tempfile.gettempdir()) / "tandem_bench_tick" / "cluster.log"
     log = log_path.open("w")
-    dispatcher = cluster(url, dispatch_workers, log)
+    dispatcher = cluster(url, dispatch_workers, log, dispatch_nice)
     time.sleep(5)  # the cluster is up before the clock starts
     due = timezone.now()
     Enrollment.objects.update(entered_at=due, step_started_at=due, next_run_at=due)
@@ -403,13 +406,21 @@ def main() -> None:
     parser.add_argument("--anchor", type=int, default=500)
     parser.add_argument("--batch-size", type=int, help="journeys_tick's; default: its own")
     parser.add_argument("--dispatch-workers", type=int, default=1, help="the cluster's")
+    parser.add_argument(
+        "--dispatch-nice", type=int, default=0,
+        help="run the dispatch cluster at this niceness (e.g. 10), so on a machine with few "
+        "cores the tick workers are not slowed by the dispatch of the messages they queue, "
+        "as when dispatch runs on machines of its own",
+    )  # fmt: skip
     parser.add_argument("--dbname", default=PG_DB, help="the PostgreSQL database to (re)make")
     args = parser.parse_args()
     for workers in args.workers:
         url = fresh_database(args.database, args.dbname)
         prepare(url, args.enrollments)
-        run = measure(url, workers, args.batch_size, args.dispatch_workers)
+        run = measure(url, workers, args.batch_size, args.dispatch_workers, args.dispatch_nice)
         report(run, args.database, workers)
+        if args.dispatch_nice:
+            print(f"  (the dispatch cluster ran at niceness {args.dispatch_nice})")
     if args.anchor:
         url = fresh_database(args.database, args.dbname)
         prepare(url, args.anchor)
