@@ -113,9 +113,10 @@ def _fast(path: str, name: str, *, overwrite: bool = False) -> dict:
 
 
 def _backend_cpu(connection):
-    """CPU seconds of this database's PostgreSQL backends (same machine), else None: the
-    connection's own and the import's writers' (each its own connection), sampled every
-    0.05 s by a thread while they live (a writer's last moments may be missed)."""
+    """CPU seconds of this database's PostgreSQL client backends (same machine), else None:
+    the connection's own and the import's writers' (each its own connection), sampled every
+    0.05 s by a thread while they live (a writer's last moments may be missed). Autovacuum
+    is not counted."""
     if connection.vendor != "postgresql":
         return lambda: 0.0
     import psycopg
@@ -136,9 +137,11 @@ def _backend_cpu(connection):
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def sample() -> None:
-        pids = [row[0] for row in watcher.execute(
+        query = (
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid()").fetchall()]  # fmt: skip
+            "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+        )
+        pids = [row[0] for row in watcher.execute(query).fetchall()]
         with lock:
             for pid in pids:
                 if pid != own and (cpu := read(pid)) is not None:
@@ -188,7 +191,7 @@ def run(kind: str, args: argparse.Namespace, files: tuple[Path, Path], workdir: 
     env = {
         k: v
         for k, v in os.environ.items()
-        if k in ("PATH", "HOME", "LANG", "TMPDIR", "BENCH_RSS_MARK")
+        if k in ("PATH", "HOME", "LANG", "TMPDIR", "BENCH_RSS_MARK", "IMPORT_WRITERS")
     }
     env.update(DATABASE_URL=api_track.prepare_database(kind, workdir, args.dbname), DEBUG="false",
                SECRET_KEY="bench-" + uuid.uuid4().hex, DJANGO_SETTINGS_MODULE="config.settings",

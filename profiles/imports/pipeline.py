@@ -161,7 +161,7 @@ def run(
         _abandon(flights)
         for writer in pool:
             writer.close()
-        logger.info(
+        logger.debug(
             "%s batches on %s writers, %s done again on one connection",
             counts["written"], writers, counts["redone"],
         )  # fmt: skip
@@ -200,8 +200,8 @@ def _land(importer, flights: deque, commit_step, landed, one_by_one) -> bool:
     flights.popleft()
     others = importer.landed(flight.fresh, claims)
     stop = landed(flight.records, result)
-    if flights and others and not others.isdisjoint(flights[0].fresh):
-        # The next batch names a profile this one matched: it is a duplicate there.
+    if others and any(not others.isdisjoint(later.fresh) for later in flights):
+        # A later batch names a profile this one matched: it is a duplicate there.
         redo = list(flights)
         _abandon(flights)
         return stop or _redo(redo, one_by_one)

@@ -112,7 +112,7 @@ def _import(settings, writers: int, **options) -> dict:
 @pytest.mark.parametrize("overwrite", [False, True])
 def test_two_writers_land_what_one_connection_lands(settings, caplog, overwrite):
     one = _import(settings, 1, overwrite=overwrite)
-    with caplog.at_level(logging.INFO, logger="profiles.imports.pipeline"):
+    with caplog.at_level(logging.DEBUG, logger="profiles.imports.pipeline"):
         two = _import(settings, 2, overwrite=overwrite)
 
     assert two == one
@@ -158,3 +158,91 @@ def test_a_batch_that_waits_on_the_next_ones_lock_is_done_again(settings):
     one = _import(settings, 1, overwrite=True)
     for _ in range(3):
         assert _import(settings, 2, overwrite=True) == one
+
+
+def test_a_later_batch_that_finishes_first_commits_after_the_one_before_it(settings, monkeypatch):
+    """Another session holds Ann's row: batch 1 (line 3 changes her) waits on it while batch 2
+    (new people only) finishes its SQL. Batch 2 stays uncommitted until batch 1 commits."""
+    monkeypatch.setattr(pipeline, "LOCK_TIMEOUT", "20s")  # batch 1 waits, it is not redone
+    lines = [
+        "new1@example.com,+14155550101,One,yes,yes",
+        "ann@example.com,,Annie,yes,",
+        "new3@example.com,,Three,,",
+        "new4@example.com,+14155550104,Four,yes,",
+        "new5@example.com,,Five,,yes",
+        "new6@example.com,+14155550106,Six,yes,yes",
+    ]
+    data = "email,phone,first_name,email_consent,sms_consent\n" + "\n".join(lines) + "\n"
+
+    def run(writers: int) -> dict:
+        settings.IMPORT_WRITERS = writers
+        _clear()
+        _people()
+        job = make_job(data)
+        if writers == 1:
+            import_job_run(job_id=job.pk)
+        else:
+            seen = _while_ann_is_held(job.pk, lambda: import_job_run(job_id=job.pk))
+            # Batch 2's SQL had answered (its writer idle in its transaction) while batch 1
+            # waited on Ann's lock, and nothing was committed yet.
+            assert seen == {"waiting": 1, "idle in transaction": 1, "committed_offset": 0}
+        outcome = _outcome(job)
+        outcome["consent"] = [(*c[:4], c[4].split(":", 2)[2]) for c in outcome["consent"]]
+        return outcome
+
+    one = run(1)
+    assert one["job"][0] == "done" and one["job"][7] == 6
+    assert run(2) == one
+
+
+def _while_ann_is_held(job_pk: int, work) -> dict:
+    """Run `work` in this thread while a second session holds Ann's row; released once one
+    session waits on it and another is idle in its transaction (or after 15 s)."""
+    import threading
+    import time
+
+    import psycopg
+
+    from tests.postgres import database_url
+
+    locked, seen = threading.Event(), {}
+
+    def hold() -> None:
+        with (
+            psycopg.connect(database_url()) as holder,
+            psycopg.connect(database_url(), autocommit=True) as watcher,
+        ):
+            holder.execute(
+                "SELECT id FROM profiles_profile WHERE email = 'ann@example.com' FOR UPDATE"
+            )
+            locked.set()
+            mine = (holder.info.backend_pid, watcher.info.backend_pid)
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                rows = watcher.execute(
+                    "SELECT wait_event_type, state FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND backend_type = 'client backend' "
+                    "AND pid <> ALL(%s)",
+                    [list(mine)],
+                ).fetchall()
+                waiting = sum(1 for kind, _ in rows if kind == "Lock")
+                idle = sum(1 for _, state in rows if state == "idle in transaction")
+                if waiting and idle:
+                    (offset,) = watcher.execute(
+                        "SELECT committed_offset FROM profiles_importjob WHERE id = %s",
+                        [job_pk],
+                    ).fetchone()
+                    seen.update({"waiting": waiting, "idle in transaction": idle,
+                                 "committed_offset": offset})  # fmt: skip
+                    break
+                time.sleep(0.02)
+            holder.rollback()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert locked.wait(10)
+    try:
+        work()
+    finally:
+        thread.join()
+    return seen
