@@ -39,6 +39,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -80,14 +81,14 @@ def _watch_rss() -> dict[str, float]:
     from profiles.imports import jobs
 
     marks: dict[str, float] = {}
-    commit = jobs._commit_batch
+    progress = jobs._progress
 
-    def measured(job, importer, batch, errors):
-        commit(job, importer, batch, errors)
+    def measured(job, batch, result):
+        progress(job, batch, result)
         if job.rows_processed >= RSS_MARK and "first" not in marks:
             marks["first"], marks["rows"] = _peak_mb(), job.rows_processed
 
-    jobs._commit_batch = measured
+    jobs._progress = measured
     return marks
 
 
@@ -112,16 +113,52 @@ def _fast(path: str, name: str, *, overwrite: bool = False) -> dict:
 
 
 def _backend_cpu(connection):
-    """CPU seconds of this connection's PostgreSQL backend (same machine), else None."""
+    """CPU seconds of this database's PostgreSQL client backends (same machine), else None:
+    the connection's own and the import's writers' (each its own connection), sampled every
+    0.05 s by a thread while they live (a writer's last moments may be missed). Autovacuum
+    is not counted."""
     if connection.vendor != "postgresql":
         return lambda: 0.0
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
+    import psycopg
+
+    settings = connection.settings_dict
+    watcher = psycopg.connect(host=settings["HOST"], port=settings["PORT"] or 5432,
+                              user=settings["USER"], dbname=settings["NAME"],
+                              autocommit=True)  # fmt: skip
+    own = watcher.info.backend_pid
+    seen: dict[int, float] = {}
+    lock = threading.Lock()
+
+    def read(pid: int) -> float | None:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def sample() -> None:
+        query = (
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+        )
+        pids = [row[0] for row in watcher.execute(query).fetchall()]
+        with lock:
+            for pid in pids:
+                if pid != own and (cpu := read(pid)) is not None:
+                    seen[pid] = cpu
+
+    def loop() -> None:
+        while True:
+            sample()
+            time.sleep(0.05)
+
+    sample()
+    threading.Thread(target=loop, daemon=True).start()
 
     def seconds() -> float:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        sample()
+        with lock:
+            return sum(seen.values())
 
     return seconds
 
@@ -154,7 +191,7 @@ def run(kind: str, args: argparse.Namespace, files: tuple[Path, Path], workdir: 
     env = {
         k: v
         for k, v in os.environ.items()
-        if k in ("PATH", "HOME", "LANG", "TMPDIR", "BENCH_RSS_MARK")
+        if k in ("PATH", "HOME", "LANG", "TMPDIR", "BENCH_RSS_MARK", "IMPORT_WRITERS")
     }
     env.update(DATABASE_URL=api_track.prepare_database(kind, workdir, args.dbname), DEBUG="false",
                SECRET_KEY="bench-" + uuid.uuid4().hex, DJANGO_SETTINGS_MODULE="config.settings",

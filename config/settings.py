@@ -249,6 +249,9 @@ LOGGING = {
 # --- CSV import (profiles.imports) ------------------------------------------------------------
 # Rows per committed batch; a restarted worker resumes after the last committed one.
 IMPORT_BATCH_SIZE = env.int("IMPORT_BATCH_SIZE", default=5000)
+# PostgreSQL: batches written on this many connections at once, committed in file order
+# (profiles.imports.pipeline); 1: one connection.
+IMPORT_WRITERS = env.int("IMPORT_WRITERS", default=2)
 # A background import works this long per task, then queues its next slice (below Q timeout).
 IMPORT_TASK_SECONDS = env.int("IMPORT_TASK_SECONDS", default=240)
 # A running job whose worker has been silent this long may be taken over by another.

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from profiles.imports import consent, store
@@ -193,10 +193,16 @@ class Importer:
         self._remember_batch(fresh, claims)
         return result
 
-    def _dedupe(self, rows: list[CleanRow], result, cells, fresh, hashes=None, maybe=None):
+    def _dedupe(
+        self, rows: list[CleanRow], result, cells, fresh, hashes=None, maybe=None, pending=None
+    ):
         if hashes is None:
             hashes = [[hash(key) for key in row.keys()] for row in rows]
-        if maybe is None:
+        if pending is not None:  # the index, and batches written but not committed yet
+            earlier = self.seen.earlier([h for row_hashes in hashes for h in row_hashes])
+            earlier.update((h, pending[h]) for row_hashes in hashes for h in row_hashes
+                           if h in pending)  # fmt: skip
+        elif maybe is None:
             earlier = self.seen.earlier([h for row_hashes in hashes for h in row_hashes])
         else:
             # `maybe` went through the Bloom filter before the last batch's additions.
@@ -274,17 +280,56 @@ class Importer:
     def _write_sql(self, rows: list[CleanRow], cells, result: BatchResult, claims) -> None:
         staged = [self._staged.get(row.line) or self.sql.stage_row(row) for row in rows]
         outcome = self.sql.run(staged, timezone.now(), meanwhile=self._read_next)
-        for name, count in outcome.counts.items():
-            setattr(result, name, getattr(result, name) + count)
-        result.failed += len(outcome.failures)
-        result.problems += [(line, reason, cells[line]) for line, reason in outcome.failures]
-        for line, _, note in sorted(outcome.notes):
-            result.problems.append((line, f"warning: {note}", cells[line]))
-        result.consent_applied += outcome.consent[0]
-        result.consent_refused += outcome.consent[1]
-        claims += outcome.claims
-        if outcome.created:
-            _announce(outcome.created)
+        _take(outcome, cells, result, claims)
+
+    # --- Two writers (profiles.imports.pipeline): the batch's steps one by one ---
+
+    def can_pipeline(self) -> bool:
+        """Whether batches may be written on other connections than this thread's: on
+        PostgreSQL, for real (a dry run rolls back), announcing nothing (on_commit hooks
+        belong to the caller's connection), and outside any transaction of the caller."""
+        return (
+            self.sql is not None and not self.dry_run and not self.announce_created
+            and not connection.in_atomic_block
+        )  # fmt: skip
+
+    def prepare(self, records: list[tuple[int, list[str]]]) -> Prepared:
+        """Read and cleaned, with identifier hashes and stage rows: no database."""
+        cleaned = self.clean(records)
+        hashes = [[hash(key) for key in row.keys()] for row in cleaned[0]]
+        staged = {row.line: self.sql.stage_row(row) for row in cleaned[0]}
+        return Prepared(records, cleaned, hashes, None, staged)
+
+    def dedupe(self, prepared: Prepared, pending: dict[int, int]):
+        """The batch's failures so far, the rows to write and the identifiers it meets first
+        (`fresh`); `pending`: those of batches written but not committed yet, earlier in the
+        file (nothing here is remembered until the batch lands: see `landed`)."""
+        result = BatchResult()
+        cells = dict(prepared.records)
+        rows, failures = prepared.cleaned
+        for line, reason in failures:
+            result.failed += 1
+            result.problems.append((line, reason, cells[line]))
+        fresh: dict[int, int] = {}
+        rows = self._dedupe(rows, result, cells, fresh, prepared.hashes, pending=pending)
+        return result, rows, cells, fresh
+
+    def write_rows(self, rows, cells, staged: dict[int, tuple]):
+        """The batch's SQL on this thread's connection, in its transaction: (result, claims).
+        Raises what the SQL raises (IntegrityError: the caller redoes the batch)."""
+        result, claims = BatchResult(), []
+        if rows:
+            outcome = self.sql.run([staged[row.line] for row in rows], timezone.now())
+            _take(outcome, cells, result, claims)
+        return result, claims
+
+    def landed(self, fresh: dict[int, int], claims: list[tuple[int, int]]) -> set[int]:
+        """A written batch committed: its identifiers remembered. Returns the hashes of the
+        existing profiles it matched that its rows did not name (a later batch naming one of
+        them is a duplicate: written meanwhile, it must be done again)."""
+        others = {h for h, _ in claims if h not in fresh}
+        self._remember_batch(fresh, claims)
+        return others
 
     def _claim(self, row: CleanRow, current, claimed: dict[int, int], claims) -> None:
         """A profile takes one row of the file; a second row naming it is a duplicate."""
@@ -339,6 +384,21 @@ class Importer:
                 result.consent_applied += 1
             elif outcome.applied is False:
                 result.consent_refused += 1
+
+
+def _take(outcome, cells, result: BatchResult, claims) -> None:
+    """An SqlBatch outcome added to the batch's result and claims."""
+    for name, count in outcome.counts.items():
+        setattr(result, name, getattr(result, name) + count)
+    result.failed += len(outcome.failures)
+    result.problems += [(line, reason, cells[line]) for line, reason in outcome.failures]
+    for line, _, note in sorted(outcome.notes):
+        result.problems.append((line, f"warning: {note}", cells[line]))
+    result.consent_applied += outcome.consent[0]
+    result.consent_refused += outcome.consent[1]
+    claims += outcome.claims
+    if outcome.created:
+        _announce(outcome.created)
 
 
 def _announce(pks: list[int]) -> None:

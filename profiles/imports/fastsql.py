@@ -263,23 +263,27 @@ def _write_sql(
     names = ", ".join(WRITABLE)
     news = ", ".join(name if name in IDENTIFIERS else f"coalesce({name}, '')" for name in WRITABLE)
     return f"""
-        WITH probed AS MATERIALIZED (
-            SELECT s.*, CASE WHEN (m_row).phone = s.phone THEN m_row
-                WHEN (e_row).phone = s.phone THEN e_row ELSE {_probe("phone")} END AS p_row
-            FROM (
-                SELECT s.*, CASE WHEN (e_row).email = s.email THEN e_row
-                    ELSE {_probe("email")} END AS m_row
-                FROM (SELECT s.*, {_probe("external_id")} AS e_row FROM {STAGE} s OFFSET 0) AS s
-                OFFSET 0
-            ) AS s
-        ), known AS (
+        WITH known AS MATERIALIZED (
+            -- Materialized narrow: the stage's columns, the ids found and the profile's
+            -- values, not the three probed rows (a batch of those spilled to disk, and every
+            -- later scan and the window's sort copied them).
             SELECT {staged}, (e_row).id AS e_id, (m_row).id AS m_id, (p_row).id AS p_id,
                 coalesce((e_row).id, (m_row).id, (p_row).id) AS found,
                 coalesce((e_row).id <> (m_row).id, false) OR coalesce((e_row).id <> (p_row).id,
                 false) OR coalesce((m_row).id <> (p_row).id, false) AS two,
                 {current}
-            FROM (SELECT probed.*, coalesce(e_row, m_row, p_row) AS c FROM probed) AS probed
-            
+            FROM (SELECT probed.*, coalesce(e_row, m_row, p_row) AS c FROM (
+                SELECT s.*, CASE WHEN (m_row).phone = s.phone THEN m_row
+                    WHEN (e_row).phone = s.phone THEN e_row ELSE {_probe("phone")} END AS p_row
+                FROM (
+                    SELECT s.*, CASE WHEN (e_row).email = s.email THEN e_row
+                        ELSE {_probe("email")} END AS m_row
+                    FROM (SELECT s.*, {_probe("external_id")} AS e_row FROM {STAGE} s OFFSET 0)
+                        AS s
+                    OFFSET 0
+                ) AS s
+                OFFSET 0
+            ) AS probed OFFSET 0) AS probed
         ), checked AS (
             SELECT known.*, CASE WHEN two THEN 'two'
                 WHEN external_id IS NOT NULL AND c_external_id IS NOT NULL

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from profiles.imports import pipeline
 from profiles.imports.consent import ConsentPolicy
 from profiles.imports.errors import ErrorFile
 from profiles.imports.fastpath import BatchResult, Importer
@@ -196,19 +197,60 @@ def _run(job: ImportJob, time_budget, max_batches) -> ImportJob:
             _beating(job, takewhile(lambda record: record[0] <= job.committed_offset + 1, seen))
         )
     records = iter_records(path, info, skip=job.committed_offset)
+    batches = _batches(records, settings.IMPORT_BATCH_SIZE)
+
+    def stop() -> bool:
+        nonlocal done
+        done += 1
+        if max_batches is not None and done >= max_batches:
+            return True
+        if time_budget is not None and time.monotonic() - began > time_budget:
+            ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.QUEUED)
+            job.status = ImportStatus.QUEUED
+            return True
+        return False
+
     try:
-        for batch in importer.read_ahead(_batches(records, settings.IMPORT_BATCH_SIZE)):
-            _commit_batch(job, importer, batch, errors)
-            done += 1
-            if max_batches is not None and done >= max_batches:
-                return job
-            if time_budget is not None and time.monotonic() - began > time_budget:
-                ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.QUEUED)
-                job.status = ImportStatus.QUEUED
-                return job
+        if settings.IMPORT_WRITERS > 1 and importer.can_pipeline():
+            finished = _run_pipelined(job, importer, batches, errors, stop)
+        else:
+            finished = _run_serial(job, importer, batches, errors, stop)
     finally:
         importer.close()
-    return _finish(job, ImportStatus.DONE, "")
+    return _finish(job, ImportStatus.DONE, "") if finished else job
+
+
+def _run_serial(job, importer: Importer, batches, errors: ErrorFile, stop) -> bool:
+    for batch in importer.read_ahead(batches):
+        _commit_batch(job, importer, batch, errors)
+        if stop():
+            return False
+    return True
+
+
+def _run_pipelined(job, importer: Importer, batches, errors: ErrorFile, stop) -> bool:
+    """The batches written by two writers, committed in order (profiles.imports.pipeline)."""
+
+    def commit_step(batch, result: BatchResult):
+        errors.append(result.problems)  # before the commit, as _commit_batch does
+
+        def commit() -> None:  # on the writer's connection, in the batch's transaction
+            _record(job, batch, result)
+
+        return commit
+
+    def landed(batch, result: BatchResult) -> bool:
+        _progress(job, batch, result)
+        return stop()
+
+    def one_by_one(batch, prepared) -> bool:
+        _commit_batch(job, importer, batch, errors, prepared.cleaned)
+        return stop()
+
+    return pipeline.run(
+        importer, batches, commit_step=commit_step, landed=landed, one_by_one=one_by_one,
+        writers=settings.IMPORT_WRITERS,
+    )  # fmt: skip
 
 
 def _batches(records, size: int):
@@ -247,17 +289,29 @@ def _policy(job: ImportJob, plan: Plan) -> ConsentPolicy:
     )
 
 
-def _commit_batch(job: ImportJob, importer: Importer, batch, errors: ErrorFile) -> None:
-    offset = batch[-1][0] - 1  # data records up to and including the batch's last line
+def _commit_batch(
+    job: ImportJob, importer: Importer, batch, errors: ErrorFile, cleaned=None
+) -> None:
     with transaction.atomic():
-        result: BatchResult = importer.run_batch(batch)
+        result: BatchResult = importer.run_batch(batch, cleaned)
         # Written before the commit: a resumed run drops lines past the committed offset.
         errors.append(result.problems)
-        changes = {name: F(name) + getattr(result, name) for name in COUNTERS}
-        ImportJob.objects.filter(pk=job.pk).update(
-            **changes, committed_offset=offset, rows_processed=offset, heartbeat_at=timezone.now()
-        )
-    job.committed_offset = job.rows_processed = offset
+        _record(job, batch, result)
+    _progress(job, batch, result)
+
+
+def _record(job: ImportJob, batch, result: BatchResult) -> None:
+    """In the batch's transaction: the job's counters and committed offset."""
+    offset = batch[-1][0] - 1  # data records up to and including the batch's last line
+    changes = {name: F(name) + getattr(result, name) for name in COUNTERS}
+    ImportJob.objects.filter(pk=job.pk).update(
+        **changes, committed_offset=offset, rows_processed=offset, heartbeat_at=timezone.now()
+    )
+
+
+def _progress(job: ImportJob, batch, result: BatchResult) -> None:
+    """The batch committed: the job object in memory follows."""
+    job.committed_offset = job.rows_processed = batch[-1][0] - 1
     for name in COUNTERS:
         setattr(job, name, getattr(job, name) + getattr(result, name))
 
