@@ -98,11 +98,11 @@ def _clear() -> None:
     Profile.objects.all().delete()
 
 
-def _import(settings, writers: int, **options) -> dict:
+def _import(settings, writers: int, data: str = FILE, **options) -> dict:
     settings.IMPORT_WRITERS = writers
     _clear()
     _people()
-    job = make_job(FILE, **options)
+    job = make_job(data, **options)
     import_job_run(job_id=job.pk)
     outcome = _outcome(job)
     outcome["consent"] = [(*c[:4], c[4].split(":", 2)[2]) for c in outcome["consent"]]
@@ -246,3 +246,15 @@ def _while_ann_is_held(job_pk: int, work) -> dict:
     finally:
         thread.join()
     return seen
+
+
+def test_three_writers_catch_a_duplicate_two_batches_later(settings):
+    """Line 3 names Ann by her email; line 9 (batch 3, in the air beside batches 1 and 2)
+    names her by her phone: a duplicate, though batch 2 names no one batch 1 matched."""
+    rows = FILE.splitlines()
+    header, body = rows[0], rows[1:]
+    body[4], body[7] = body[7], body[4]  # "Ann again" to line 9, Bob to line 6
+    data = "\n".join([header, *body]) + "\n"
+    one = _import(settings, 1, data)
+    assert ("9", "duplicate of line 3 (same phone)") in one["problems"]
+    assert _import(settings, 3, data) == one
