@@ -143,7 +143,11 @@ class Enrollment(models.Model):
     # Every step rewrites the row and every index on it: only the indexes a query uses (the
     # profile's lookups go through enrollment_profile_journey; nothing looks a step up alone).
     journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="enrollments")
-    version = models.ForeignKey(JourneyVersion, on_delete=models.PROTECT, related_name="+")
+    # No index: only deleting a version looks enrollments up by it (PROTECT), and every
+    # claim and every save of a position would rewrite one more index entry.
+    version = models.ForeignKey(
+        JourneyVersion, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     profile = models.ForeignKey(
         Profile, on_delete=models.CASCADE, related_name="enrollments", db_index=False
     )
@@ -207,7 +211,13 @@ class StepLog(models.Model):
 
     enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="log")
     # A row a step: the journey's and the step's lookups go through steplog_counts.
-    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # No constraint of its own: a log row's journey is always its enrollment's (journeys.
+    # writes takes it from the enrollment), and the enrollment's constraint (the row's) and
+    # the enrollment's journey constraint keep that journey in place, so a check per row
+    # (~5 us of PostgreSQL CPU at every step) added nothing; a journey goes only once its
+    # enrollments (and with them their log rows) are gone (tests/journeys/test_integrity.py).
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="+",
+                                db_index=False, db_constraint=False)  # fmt: skip
     step = models.SlugField(max_length=50, blank=True, db_index=False)
     outcome = models.CharField(max_length=20, choices=StepOutcome.choices)
     reason = models.CharField(max_length=200, blank=True)

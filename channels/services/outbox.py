@@ -84,8 +84,15 @@ def message_create_many(*, requests: list[dict[str, Any]]) -> dict[str, Message]
 
 def _alike(field, raw: list) -> bool:
     """Every message holds the same value, in a way the column keeps: in JSON, 1, 1.0 and
-    True are equal in Python but stored (and rendered) differently."""
+    True are equal in Python but stored (and rendered) differently. One object in every
+    message (copied from one prototype) and empty JSON objects (a fresh default each) are
+    seen without a comparison or a dumps per value."""
+    first = raw[0]
+    if all(value is first for value in raw):
+        return True
     if isinstance(field, JSONField):
+        if type(first) is dict and not first:
+            return all(type(value) is dict and not value for value in raw)
         first = json.dumps(raw[0], cls=field.encoder, sort_keys=True)
         return all(json.dumps(v, cls=field.encoder, sort_keys=True) == first for v in raw)
     return all(value == raw[0] and type(value) is type(raw[0]) for value in raw)
@@ -108,8 +115,9 @@ def _insert_postgres(messages: list[Message]) -> dict[str, Message]:
         if field.name != "idempotency_key" and _alike(field, raw):
             selects.append(f"%s::{field.db_type(connection)}")
             value = field.pre_save(messages[0], True)  # auto_now: one time for the batch
-            for message in messages:
-                setattr(message, field.attname, value)
+            if value is not raw[0]:  # else each holds it already (or an equal value)
+                for message in messages:
+                    setattr(message, field.attname, value)
             params.append(field.get_db_prep_save(value, connection))
         else:
             values = [field.pre_save(message, True) for message in messages]
