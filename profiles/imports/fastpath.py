@@ -171,14 +171,7 @@ class Importer:
         if prepared is None or prepared.records is not records:
             prepared = Prepared(records, cleaned or self.clean(records))
         self._staged = prepared.staged or {}
-        result = BatchResult()
-        cells = dict(records)
-        rows, failures = prepared.cleaned
-        for line, reason in failures:
-            result.failed += 1
-            result.problems.append((line, reason, cells[line]))
-        fresh: dict[int, int] = {}  # identifiers first met in this batch -> line
-        rows = self._dedupe(rows, result, cells, fresh, prepared.hashes, prepared.maybe)
+        result, rows, cells, fresh = self._begin(prepared, maybe=prepared.maybe)
         claims: list[tuple[int, int]] = []  # identifiers of the existing profiles matched
         attempt = BatchResult()
         try:
@@ -193,23 +186,34 @@ class Importer:
         self._remember_batch(fresh, claims)
         return result
 
+    def _begin(self, prepared: Prepared, *, maybe=None, pending=None):
+        """A batch's cleaning failures, then its rows deduped: (result so far, rows to write,
+        cells by line, identifiers first met in this batch -> line)."""
+        result = BatchResult()
+        cells = dict(prepared.records)
+        rows, failures = prepared.cleaned
+        for line, reason in failures:
+            result.failed += 1
+            result.problems.append((line, reason, cells[line]))
+        fresh: dict[int, int] = {}
+        rows = self._dedupe(rows, result, cells, fresh, prepared.hashes, maybe, pending)
+        return result, rows, cells, fresh
+
     def _dedupe(
         self, rows: list[CleanRow], result, cells, fresh, hashes=None, maybe=None, pending=None
     ):
         if hashes is None:
             hashes = [[hash(key) for key in row.keys()] for row in rows]
-        if pending is not None:  # the index, and batches written but not committed yet
-            earlier = self.seen.earlier([h for row_hashes in hashes for h in row_hashes])
-            earlier.update((h, pending[h]) for row_hashes in hashes for h in row_hashes
-                           if h in pending)  # fmt: skip
-        elif maybe is None:
-            earlier = self.seen.earlier([h for row_hashes in hashes for h in row_hashes])
+        every = [h for row_hashes in hashes for h in row_hashes]
+        if maybe is None:
+            earlier = self.seen.earlier(every)
+            unindexed = pending  # batches written but not committed yet (two writers)
         else:
             # `maybe` went through the Bloom filter before the last batch's additions.
             earlier = self.seen.earlier(maybe, filtered=True)
-            recent = self._recent
-            earlier.update((h, recent[h]) for row_hashes in hashes for h in row_hashes
-                           if h in recent)  # fmt: skip
+            unindexed = self._recent
+        if unindexed:
+            earlier.update((h, unindexed[h]) for h in every if h in unindexed)
         kept = []
         for row, row_hashes in zip(rows, hashes, strict=True):
             duplicate = _first_seen(row, row_hashes, earlier, fresh)
@@ -304,15 +308,7 @@ class Importer:
         """The batch's failures so far, the rows to write and the identifiers it meets first
         (`fresh`); `pending`: those of batches written but not committed yet, earlier in the
         file (nothing here is remembered until the batch lands: see `landed`)."""
-        result = BatchResult()
-        cells = dict(prepared.records)
-        rows, failures = prepared.cleaned
-        for line, reason in failures:
-            result.failed += 1
-            result.problems.append((line, reason, cells[line]))
-        fresh: dict[int, int] = {}
-        rows = self._dedupe(rows, result, cells, fresh, prepared.hashes, pending=pending)
-        return result, rows, cells, fresh
+        return self._begin(prepared, pending=pending)
 
     def write_rows(self, rows, cells, staged: dict[int, tuple]):
         """The batch's SQL on this thread's connection, in its transaction: (result, claims).
