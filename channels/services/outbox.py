@@ -135,11 +135,11 @@ def _insert_postgres(messages: list[Message]) -> dict[str, Message]:
         # The SELECT list comes first in the statement, then the arrays.
         cursor.execute(sql, [*params, *(param for _, param in arrays)])
         inserted = {key: pk for pk, key in cursor.fetchall()}
-    found = {}
+    found, alias = {}, connection.alias  # the proxy's lookup once, not per message
     for message in messages:
         if message.idempotency_key in inserted and message.idempotency_key not in found:
             message.pk = inserted[message.idempotency_key]
-            message._state.adding, message._state.db = False, connection.alias
+            message._state.adding, message._state.db = False, alias
             found[message.idempotency_key] = message
     return found
 
