@@ -266,10 +266,10 @@ def advance(
     """Run steps until one waits or the enrollment ends (the caller saves it); or stop at a
     send whose message the engine must queue first ("queue") or hand to dispatch
     ("dispatch": the enrollment waits for it, at most until the result's `until`)."""
+    journey, profile, outbox = enrollment.journey, enrollment.profile, outbox or {}
     for _ in range(MAX_STEPS_PER_RUN):
         spec = steps[enrollment.current_step]
-        ctx = Context(enrollment, enrollment.journey, enrollment.profile, spec, now,
-                      outbox=outbox or {})  # fmt: skip
+        ctx = Context(enrollment, journey, profile, spec, now, outbox=outbox)
         result = registry[spec.type].run(ctx)
         if result.action == "queue":
             return result
