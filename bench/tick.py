@@ -3,7 +3,8 @@ workers while a django-q2 cluster runs the dispatch tasks the ticks hand over.
 
     .venv/bin/python bench/tick.py [--enrollments 100000] [--database postgres|sqlite]
                                    [--workers 1 2] [--dispatch-workers 1] [--anchor 500]
-                                   [--dbname tandem_bench_tick]
+                                   [--dbname tandem_bench_tick] [--dispatch-nice N]
+                                   [--dispatch-after-first-pass]
 
 For each worker count the script makes a fresh database (PostgreSQL `--dbname`, dropped and
 recreated), seeds N email-subscribed profiles and an active journey of two steps (a branch
@@ -27,6 +28,17 @@ It prints, so nothing is hidden:
 The anchor is the same work as one django-q2 task per enrollment (`async_task` of
 journeys.tasks.run_enrollments for each id, run by a one-worker qcluster on the ORM broker):
 its steps/s over the first --anchor enrollments, until their messages are sent.
+
+By default the dispatch cluster runs beside the tick workers from the start, on the same
+cores: on a small machine the two compete. In production dispatch runs on workers (or
+machines) of its own ("outbox first: a tick never sends"); `--dispatch-after-first-pass`
+models that on one box: the cluster starts only once every tick worker has taken everyone
+through its first pass, so the tick figures (steps/s, CPU, p99 due-to-outbox) are measured
+without dispatch on the cores. The tasks the ticks handed over wait in the ORM broker's
+queue meanwhile and are each taken once when the cluster starts; the counts below (sent,
+steps until nobody is active) are checked as in the default mode, and "all" includes the
+cluster's start. `--dispatch-nice N` instead runs the cluster alongside at niceness N (its
+PostgreSQL backends are not niced).
 
 Targets: at least 5,000 steps/s per tick worker; p99 due-to-outbox at most 60 s.
 """
@@ -54,7 +66,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TARGET_PER_WORKER = 5_000
 PG_DB = "tandem_bench_tick"
 TASK = re.compile(
-    r"dispatch task: \d+ messages, (?P<send>[0-9.]+) s CPU; ran on (?P<ran>\d+) "
+    r"dispatch task: (?P<messages>\d+) messages, (?P<send>[0-9.]+) s CPU; ran on (?P<ran>\d+) "
     r"enrollments, \d+ steps, (?P<engine>[0-9.]+) s CPU"
 )
 REPORT = re.compile(
@@ -162,6 +174,10 @@ class Run:
     send_cpu: float  # of the dispatch side's CPU, in dispatch_many (from the tasks' logs)
     resume_cpu: float  # in the journeys' run on after it
     resumed: int  # enrollments it ran on
+    people: int = 0  # enrollments in the database
+    completed: int = 0  # of them, completed at the end
+    taken: int = 0  # messages the dispatch tasks took (each task once: == handed)
+    dispatch_started: float = 0.0  # seconds after the clock (--dispatch-after-first-pass)
 
 
 class CpuMeter(threading.Thread):
@@ -248,16 +264,17 @@ def cluster(url: str, workers: int, log, niceness: int = 0) -> subprocess.Popen:
     )
 
 
-def task_split(log: Path) -> tuple[float, float, int]:
+def task_split(log: Path) -> tuple[float, float, int, int]:
     """(CPU seconds the dispatch tasks spent sending, and running the journeys on; the
-    enrollments they ran on), from their log lines."""
+    enrollments they ran on; the messages they took), from their log lines."""
     send = engine = 0.0
-    ran = 0
+    ran = taken = 0
     for found in TASK.finditer(log.read_text(errors="replace")):
+        taken += int(found["messages"])
         send += float(found["send"])
         engine += float(found["engine"])
         ran += int(found["ran"])
-    return send, engine, ran
+    return send, engine, ran, taken
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -270,7 +287,12 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 def measure(
-    url: str, workers: int, batch_size: int | None, dispatch_workers: int, dispatch_nice: int = 0
+    url: str,
+    workers: int,
+    batch_size: int | None,
+    dispatch_workers: int,
+    dispatch_nice: int = 0,
+    dispatch_after: bool = False,
 ) -> Run:
     from django.db import connections
     from django.utils import timezone
@@ -283,12 +305,16 @@ def measure(
     command += ["--batch-size", str(batch_size)] if batch_size else []
     log_path = Path(tempfile.gettempdir()) / "tandem_bench_tick" / "cluster.log"
     log = log_path.open("w")
-    dispatcher = cluster(url, dispatch_workers, log, dispatch_nice)
-    time.sleep(5)  # the cluster is up before the clock starts
+    dispatcher, dispatch_started = None, 0.0
+    if not dispatch_after:
+        dispatcher = cluster(url, dispatch_workers, log, dispatch_nice)
+        time.sleep(5)  # the cluster is up before the clock starts
     due = timezone.now()
     Enrollment.objects.update(entered_at=due, step_started_at=due, next_run_at=due)
     connections.close_all()
-    groups: dict[str, set[int]] = {"dispatch": {dispatcher.pid}, "tick": set()}
+    groups: dict[str, set[int]] = {"dispatch": set(), "tick": set()}
+    if dispatcher:
+        groups["dispatch"].add(dispatcher.pid)
     started = time.perf_counter()
     procs = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True,
                               start_new_session=True) for _ in range(workers)]  # fmt: skip
@@ -306,6 +332,12 @@ def measure(
         if found := REPORT.search(out):
             tick.steps += int(found["steps"])
             handed += int(found["handed"])
+    if dispatcher is None:
+        # Every tick worker is done with its first pass: their dispatch tasks wait in the
+        # ORM broker's queue (django_q_ormq) until this cluster starts and takes them.
+        dispatch_started = time.perf_counter() - started
+        dispatcher = cluster(url, dispatch_workers, log, dispatch_nice)
+        groups["dispatch"].add(dispatcher.pid)  # the meter reads the set as it samples
     while Enrollment.objects.filter(status="active").exists():
         time.sleep(0.2)
         if time.perf_counter() - started > 3600:
@@ -318,8 +350,10 @@ def measure(
     total_steps = StepLog.objects.exclude(outcome="entered").count()
     dispatch = Side(wall=elapsed, steps=total_steps - tick.steps, cpu=cpu.get("dispatch", 0.0),
                     db_cpu=cpu.get("postgres dispatch", 0.0))  # fmt: skip
-    send_cpu, resume_cpu, resumed = task_split(log_path)
+    send_cpu, resume_cpu, resumed, taken = task_split(log_path)
     tick.db_cpu = cpu.get("postgres tick", 0.0)
+    people = Enrollment.objects.count()
+    completed = Enrollment.objects.filter(status="completed").count()
     times = list(Message.objects.values_list("created_at", "sent_at"))
     sent = sorted(at for _, at in times if at)
     return Run(
@@ -328,6 +362,7 @@ def measure(
         p99_outbox=p99([(created - due).total_seconds() for created, _ in times]),
         p99_sent=p99([(at - due).total_seconds() for at in sent]),
         send_cpu=send_cpu, resume_cpu=resume_cpu, resumed=resumed,
+        dispatch_started=dispatch_started, taken=taken, people=people, completed=completed,
     )  # fmt: skip
 
 
@@ -369,6 +404,13 @@ def report(run: Run, database: str, workers: int) -> None:
         f"  all: {total:,} steps in {run.elapsed:.1f} s until nobody is active = "
         f"{total / run.elapsed:,.0f} steps/s; p99 due-to-sent {run.p99_sent:.1f} s; "
         f"load average {os.getloadavg()[0]:.1f}"
+    )
+    whole = n == run.people == run.completed == run.sent and run.taken == run.handed
+    print(
+        f"  checked: {run.people:,} enrollments, {run.completed:,} completed; {n:,} messages "
+        f"(one row per idempotency key), {run.sent:,} sent; the dispatch tasks took "
+        f"{run.taken:,} of the {run.handed:,} handed: "
+        + ("every one once" if whole else "MISMATCH (lost or taken twice)")
     )
 
 
@@ -412,15 +454,29 @@ def main() -> None:
         "cores the tick workers are not slowed by the dispatch of the messages they queue, "
         "as when dispatch runs on machines of its own",
     )  # fmt: skip
+    parser.add_argument(
+        "--dispatch-after-first-pass", action="store_true",
+        help="start the dispatch cluster only once every tick worker has finished its first "
+        "pass (their dispatch tasks wait in the ORM broker's queue until then): the tick "
+        "workers measured alone, as when dispatch runs on machines of its own",
+    )  # fmt: skip
     parser.add_argument("--dbname", default=PG_DB, help="the PostgreSQL database to (re)make")
     args = parser.parse_args()
     for workers in args.workers:
         url = fresh_database(args.database, args.dbname)
         prepare(url, args.enrollments)
-        run = measure(url, workers, args.batch_size, args.dispatch_workers, args.dispatch_nice)
+        run = measure(url, workers, args.batch_size, args.dispatch_workers, args.dispatch_nice,
+                      args.dispatch_after_first_pass)  # fmt: skip
         report(run, args.database, workers)
         if args.dispatch_nice:
             print(f"  (the dispatch cluster ran at niceness {args.dispatch_nice})")
+        if args.dispatch_after_first_pass:
+            print(
+                f"  (--dispatch-after-first-pass: the dispatch cluster started "
+                f"{run.dispatch_started:.1f} s after the clock, once every tick worker had "
+                "finished; the tick figures are without dispatch on the cores, as with "
+                "dispatch on machines of its own; 'all' includes the cluster's start)"
+            )
     if args.anchor:
         url = fresh_database(args.database, args.dbname)
         prepare(url, args.anchor)

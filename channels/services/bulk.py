@@ -24,9 +24,11 @@ from django.db.models import (
     BigIntegerField,
     CharField,
     DateTimeField,
+    ForeignKey,
     IntegerField,
     JSONField,
     Model,
+    OneToOneField,
     PositiveIntegerField,
     PositiveSmallIntegerField,
     SmallIntegerField,
@@ -51,6 +53,17 @@ _UNCHANGED = {
         )
     },
 }
+
+
+def _kept(field) -> tuple:
+    """The types whose values field.get_db_prep_save returns unchanged. A foreign key to an
+    integer key passes an int through its target field's (an id stays that id): checked per
+    column, not value by value through the connection (~3 us a message in a journey tick)."""
+    if type(field) in (ForeignKey, OneToOneField):
+        kept = _UNCHANGED.get(type(field.target_field), ())
+        return kept if kept == (int,) else ()
+    return _UNCHANGED.get(type(field), ())
+
 
 CHUNK = 500  # rows per statement: far below SQLite's 32,766 parameters
 
@@ -219,7 +232,7 @@ def _prepared(field, column: list) -> list:
 def _unchanged_types(field) -> frozenset:
     if isinstance(field, JSONField) and connection.vendor == "postgresql":
         return frozenset()
-    same = _UNCHANGED.get(type(field), ())
+    same = _kept(field)
     return frozenset((*same, type(None))) if same else frozenset()
 
 
@@ -228,7 +241,7 @@ def _converter(field):
     if isinstance(field, JSONField) and connection.vendor == "postgresql":
         return lambda value: json.dumps(field.get_prep_value(value), cls=field.encoder)
     aware = type(field) is DateTimeField and connection.vendor == "postgresql"
-    same = _UNCHANGED.get(type(field), ())
+    same = _kept(field)
     if same or aware:
         same = (*same, type(None))  # None stays None (SQL NULL) for these fields
 

@@ -2,6 +2,7 @@
 
 import json
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 from django.db import IntegrityError, connection
@@ -107,10 +108,12 @@ def _insert_postgres(messages: list[Message]) -> dict[str, Message]:
     from channels.services.bulk import array_param, server_bound_cursor
 
     columns, selects, arrays, params = [], [], [], []
-    for field in Message._meta.concrete_fields:
-        if field.primary_key:
-            continue
-        raw = [getattr(message, field.attname) for message in messages]
+    fields = [field for field in Message._meta.concrete_fields if not field.primary_key]
+    # Every message's values at once, a column each: one attrgetter call a message and the
+    # transposition in C, not a getattr a value from Python (~3% of a journey tick's CPU).
+    read = attrgetter(*(field.attname for field in fields))
+    for field, raw in zip(fields, zip(*map(read, messages), strict=True), strict=True):
+        raw = list(raw)
         columns.append(connection.ops.quote_name(field.column))
         if field.name != "idempotency_key" and _alike(field, raw):
             selects.append(f"%s::{field.db_type(connection)}")
@@ -135,11 +138,11 @@ def _insert_postgres(messages: list[Message]) -> dict[str, Message]:
         # The SELECT list comes first in the statement, then the arrays.
         cursor.execute(sql, [*params, *(param for _, param in arrays)])
         inserted = {key: pk for pk, key in cursor.fetchall()}
-    found = {}
+    found, alias = {}, connection.alias  # the proxy's lookup once, not per message
     for message in messages:
         if message.idempotency_key in inserted and message.idempotency_key not in found:
             message.pk = inserted[message.idempotency_key]
-            message._state.adding, message._state.db = False, connection.alias
+            message._state.adding, message._state.db = False, alias
             found[message.idempotency_key] = message
     return found
 

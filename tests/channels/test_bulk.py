@@ -56,3 +56,21 @@ def test_rows_whose_status_moved_on_are_left_alone_and_not_reported():
     assert won == {queued.pk}
     assert Message.objects.get(pk=sent.pk).status == MessageStatus.SENT
     assert Message.objects.get(pk=queued.pk).reason == "quiet_hours"
+
+
+def test_foreign_key_columns_are_prepared_as_get_db_prep_save_prepares_them():
+    """A column of ids passes as it is (no call a value); anything else still goes through
+    the field, as get_db_prep_save would take it."""
+    from django.db import connection
+
+    from channels.services.bulk import _prepared
+    from journeys.models import Enrollment
+
+    for model, name in [(Message, "profile"), (Message, "template"), (Enrollment, "journey")]:
+        field = model._meta.get_field(name)
+        ids = [3, None, 7]
+        assert _prepared(field, ids) is ids
+        for values in (ids, [True, 2], ["4", None]):
+            expected = [field.get_db_prep_save(value, connection) for value in values]
+            got = _prepared(field, values)
+            assert got == expected and [type(v) for v in got] == [type(v) for v in expected]
