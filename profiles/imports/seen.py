@@ -7,6 +7,7 @@ stays flat however long the file; on SQLite `SeenIndex`, sorted numpy runs (~12 
 identifier, merged as they grow like an LSM tree). Both answer a whole batch at once.
 """
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 
 import numpy as np
@@ -98,6 +99,8 @@ class SeenTable:
         # file with 2% duplicates asks about ~3% of its identifiers, not all of them.
         self._filter = np.zeros(self.FILTER_BITS // 8, dtype=np.uint8)
         self._analyzed = False
+        self._copying: Future | None = None  # a COPY sent by `add(background=True)`
+        self._sender: ThreadPoolExecutor | None = None
         _more_temp_buffers()
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {self.TABLE}")
@@ -118,6 +121,7 @@ class SeenTable:
             hashes = self.maybe(hashes)
         if not hashes:
             return {}
+        self._wait()
         with connection.cursor() as cursor:
             # An array literal: psycopg's list adapter costs ~7 us an element, this ~0.2 us.
             wanted = "{" + ",".join(map(str, hashes)) + "}"
@@ -126,13 +130,23 @@ class SeenTable:
             )
             return dict(cursor.fetchall())
 
-    def add(self, first_lines: dict[int, int]) -> None:
+    def add(self, first_lines: dict[int, int], *, background: bool = False) -> None:
+        """`background`: the COPY is sent from a helper thread on this connection while the
+        caller goes on (its Python work overlaps the server's inserts, ~2.5 a row into the
+        hash index); the next use of the index waits for it. Only outside a transaction
+        (the COPY commits by itself), and only once the table is analyzed."""
         if not first_lines:
             return
+        self._wait()
         for bits in self._bits(np.fromiter(first_lines, dtype=np.int64, count=len(first_lines))):
             np.bitwise_or.at(self._filter, bits >> 3, (1 << (bits & 7)).astype(np.uint8))
         # Hashes absent from the table by construction; COPY text formatted in one join.
         data = "".join([f"{h}\t{line}\n" for h, line in first_lines.items()])
+        if background and self._analyzed and not connection.in_atomic_block:
+            if self._sender is None:
+                self._sender = ThreadPoolExecutor(1, thread_name_prefix="import-seen")
+            self._copying = self._sender.submit(_copy, connection.connection, self.TABLE, data)
+            return
         with connection.cursor() as cursor:
             with cursor.cursor.copy(f"COPY {self.TABLE} (h, line) FROM STDIN") as copy:
                 copy.write(data)
@@ -148,8 +162,20 @@ class SeenTable:
     def close(self) -> None:
         """Drop the table now: a 1M-row file's is ~100 MB, and the worker's connection outlives
         the job. A connection already lost has dropped it already."""
+        with suppress(DatabaseError):
+            self._wait()
+        if self._sender is not None:
+            self._sender.shutdown()
+            self._sender = None
         with suppress(DatabaseError), connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {self.TABLE}")
+
+    def _wait(self) -> None:
+        """The COPY sent in the background, if any, done (its error raised here)."""
+        if self._copying is not None:
+            copying, self._copying = self._copying, None
+            with connection.wrap_database_errors:
+                copying.result()
 
     def _bits(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         mask = self.FILTER_BITS - 1
@@ -160,6 +186,12 @@ class SeenTable:
         for bits in self._bits(hashes):
             found &= (self._filter[bits >> 3] >> (bits & 7)) & 1 == 1
         return found
+
+
+def _copy(raw, table: str, data: str) -> None:
+    """On the psycopg connection `raw` (autocommit), from a helper thread."""
+    with raw.cursor() as cursor, cursor.copy(f"COPY {table} (h, line) FROM STDIN") as copy:
+        copy.write(data)
 
 
 TEMP_BUFFERS_MB = 128
