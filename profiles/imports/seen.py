@@ -63,8 +63,9 @@ class SeenIndex:
             found.update(zip(wanted[hit].tolist(), lines[at[hit]].tolist(), strict=True))
         return found
 
-    def add(self, first_lines: dict[int, int]) -> None:
-        """New hashes (none seen before) with their first line."""
+    def add(self, first_lines: dict[int, int], *, background: bool = False) -> None:
+        """New hashes (none seen before) with their first line (`background`: as
+        `SeenTable.add`; here always at once)."""
         if not first_lines:
             return
         hashes = np.fromiter(first_lines.keys(), dtype=np.int64, count=len(first_lines))
