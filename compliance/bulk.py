@@ -442,11 +442,18 @@ _VERDICT_WRITES = "split_part(verdict, '|', 1) <> 'none'"
 
 
 def _state(alias: str) -> str:
-    """The active suppression of request `alias`'s address, by one index probe; and c.*."""
+    """The active suppression of request `alias`'s address, by one index probe; and c.*.
+
+    Probed only where `_verdict` may read it: an undeliverable address (CLEANED), or a
+    request for another state than the subscription's. A re-import's rows mostly ask for
+    the state they have ("already subscribed"): no probe for them (sup is NULL, unread).
+    """
+    target = " ".join(f"WHEN '{a}' THEN '{STATUS_FOR[a].value}'" for a in STATUS_FOR)
     return (
-        f"(SELECT x.reason FROM {SUPPRESSION_TABLE} x WHERE x.address = {alias}.address AND "
-        f"x.channel = {alias}.channel AND x.lifted_at IS NULL ORDER BY x.created_at DESC "
-        "LIMIT 1) AS sup, c.*"
+        f"CASE WHEN {alias}.action = '{CLEANED}' OR c.cur_status IS DISTINCT FROM (CASE "
+        f"{alias}.action {target} END) THEN (SELECT x.reason FROM {SUPPRESSION_TABLE} x "
+        f"WHERE x.address = {alias}.address AND x.channel = {alias}.channel AND "
+        "x.lifted_at IS NULL ORDER BY x.created_at DESC LIMIT 1) END AS sup, c.*"
     )
 
 

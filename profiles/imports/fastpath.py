@@ -90,6 +90,9 @@ class Importer:
         self._ahead: Prepared | None = None  # the next batch, read and cleaned early
         self._prepared: Prepared | None = None  # the batch read_ahead yielded last
         self._recent: dict[int, int] = {}  # what the last batch added to the duplicate index
+        # Two writers: identifiers of landed batches not sent to the duplicate index yet
+        # (`flush` sends them in the background, after the next batch is handed out).
+        self.unindexed: dict[int, int] = {}
         self._staged: dict[int, tuple] = {}  # line -> the batch's stage rows, made early
 
     def read_ahead(self, batches):
@@ -226,14 +229,22 @@ class Importer:
             kept.append(row)
         return kept
 
-    def _remember_batch(self, fresh: dict[int, int], claims: list[tuple[int, int]]) -> None:
+    def _remember_batch(
+        self, fresh: dict[int, int], claims: list[tuple[int, int]], *, later: bool = False
+    ) -> None:
+        """The batch's identifiers into the duplicate index; `later`: into `unindexed`,
+        which `flush` sends."""
         # A claim already in `fresh` (most: the row named its profile by them) is in no
         # earlier batch, since `fresh` holds only hashes new to the file: no need to ask.
-        claims = [(h, line) for h, line in claims if h not in fresh]
+        unindexed = self.unindexed
+        claims = [(h, line) for h, line in claims if h not in fresh and h not in unindexed]
         earlier = self.seen.earlier([h for h, _ in claims])
         for h, line in claims:
             if h not in earlier:
                 fresh.setdefault(h, line)
+        if later:
+            unindexed.update(fresh)
+            return
         self.seen.add(fresh)
         self._recent = fresh
 
@@ -320,12 +331,21 @@ class Importer:
         return result, claims
 
     def landed(self, fresh: dict[int, int], claims: list[tuple[int, int]]) -> set[int]:
-        """A written batch committed: its identifiers remembered. Returns the hashes of the
-        existing profiles it matched that its rows did not name (a later batch naming one of
-        them is a duplicate: written meanwhile, it must be done again)."""
+        """A written batch committed: its identifiers remembered (in `unindexed` until
+        `flush`). Returns the hashes of the existing profiles it matched that its rows did not
+        name (a later batch naming one of them is a duplicate: written meanwhile, it must be
+        done again)."""
         others = {h for h, _ in claims if h not in fresh}
-        self._remember_batch(fresh, claims)
+        self._remember_batch(fresh, claims, later=True)
         return others
+
+    def flush(self) -> None:
+        """Send the landed batches' identifiers to the duplicate index, in the background:
+        the server inserts them while this thread cleans the next batch (a dedupe before
+        then counts `unindexed` among the identifiers in flight)."""
+        if self.unindexed:
+            self.seen.add(self.unindexed, background=True)
+            self.unindexed = {}
 
     def _claim(self, row: CleanRow, current, claimed: dict[int, int], claims) -> None:
         """A profile takes one row of the file; a second row naming it is a duplicate."""

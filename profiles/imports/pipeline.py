@@ -15,7 +15,8 @@ The rules stay those of the one-connection path (`Importer.run_batch`):
   (the other identifiers of the existing profiles it matched) arrives later: if the newer
   batch names one of them, the newer batch is rolled back and done again on this thread's
   connection once the older one has committed (the one-connection path: same lines, same
-  reasons).
+  reasons). A committed batch's identifiers go to the duplicate index in the background,
+  once the next batch is handed out (`Importer.flush`); until then they count as in flight.
 - Locks: the batches' rows name disjoint identifiers, so their inserts never wait on each
   other; both may touch one existing profile only in that case. The newer batch then waits
   for the older one's commit (harmless). The older one may wait on the newer one, which waits
@@ -144,7 +145,7 @@ def run(
             while len(flights) >= writers:
                 if _land(importer, flights, commit_step, landed, redo):
                     return False
-            pending: dict[int, int] = {}
+            pending: dict[int, int] = dict(importer.unindexed)  # landed, not yet indexed
             for flight in flights:
                 pending.update(flight.fresh)
             result, rows, _, fresh = importer.dedupe(prepared, pending)
@@ -153,6 +154,7 @@ def run(
             turn = (turn + 1) % writers
             flights.append(flight)
             counts["written"] += 1
+            importer.flush()  # the index's COPY overlaps the next batch's cleaning
         while flights:
             if _land(importer, flights, commit_step, landed, redo):
                 return False
@@ -191,7 +193,7 @@ def _land(importer, flights: deque, commit_step, landed, one_by_one) -> bool:
         # again, on this thread's connection.
         redo = list(flights)
         _abandon(flights)
-        return _redo(redo, one_by_one)
+        return _redo(importer, redo, one_by_one)
     result = flight.result
     result.add(written)
     flight.verdict.set_result(commit_step(flight.records, result))
@@ -204,11 +206,12 @@ def _land(importer, flights: deque, commit_step, landed, one_by_one) -> bool:
         # A later batch names a profile this one matched: it is a duplicate there.
         redo = list(flights)
         _abandon(flights)
-        return stop or _redo(redo, one_by_one)
+        return stop or _redo(importer, redo, one_by_one)
     return stop
 
 
-def _redo(redo: list[Flight], one_by_one) -> bool:
+def _redo(importer, redo: list[Flight], one_by_one) -> bool:
+    importer.flush()  # the one-connection path asks the index alone
     for flight in redo:
         if one_by_one(flight.records, flight.prepared):
             return True

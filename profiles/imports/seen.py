@@ -7,6 +7,7 @@ stays flat however long the file; on SQLite `SeenIndex`, sorted numpy runs (~12 
 identifier, merged as they grow like an LSM tree). Both answer a whole batch at once.
 """
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 
 import numpy as np
@@ -62,8 +63,9 @@ class SeenIndex:
             found.update(zip(wanted[hit].tolist(), lines[at[hit]].tolist(), strict=True))
         return found
 
-    def add(self, first_lines: dict[int, int]) -> None:
-        """New hashes (none seen before) with their first line."""
+    def add(self, first_lines: dict[int, int], *, background: bool = False) -> None:
+        """New hashes (none seen before) with their first line (`background`: as
+        `SeenTable.add`; here always at once)."""
         if not first_lines:
             return
         hashes = np.fromiter(first_lines.keys(), dtype=np.int64, count=len(first_lines))
@@ -97,6 +99,9 @@ class SeenTable:
         # A Bloom filter in front of the table: only hashes it may hold are asked of it, so a
         # file with 2% duplicates asks about ~3% of its identifiers, not all of them.
         self._filter = np.zeros(self.FILTER_BITS // 8, dtype=np.uint8)
+        self._analyzed = False
+        self._copying: Future | None = None  # a COPY sent by `add(background=True)`
+        self._sender: ThreadPoolExecutor | None = None
         _more_temp_buffers()
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {self.TABLE}")
@@ -117,6 +122,7 @@ class SeenTable:
             hashes = self.maybe(hashes)
         if not hashes:
             return {}
+        self._wait()
         with connection.cursor() as cursor:
             # An array literal: psycopg's list adapter costs ~7 us an element, this ~0.2 us.
             wanted = "{" + ",".join(map(str, hashes)) + "}"
@@ -125,22 +131,52 @@ class SeenTable:
             )
             return dict(cursor.fetchall())
 
-    def add(self, first_lines: dict[int, int]) -> None:
+    def add(self, first_lines: dict[int, int], *, background: bool = False) -> None:
+        """`background`: the COPY is sent from a helper thread on this connection while the
+        caller goes on (its Python work overlaps the server's inserts, ~2.5 a row into the
+        hash index); the next use of the index waits for it. Only outside a transaction
+        (the COPY commits by itself), and only once the table is analyzed."""
         if not first_lines:
             return
+        self._wait()
         for bits in self._bits(np.fromiter(first_lines, dtype=np.int64, count=len(first_lines))):
             np.bitwise_or.at(self._filter, bits >> 3, (1 << (bits & 7)).astype(np.uint8))
         # Hashes absent from the table by construction; COPY text formatted in one join.
         data = "".join([f"{h}\t{line}\n" for h, line in first_lines.items()])
+        if background and self._analyzed and not connection.in_atomic_block:
+            if self._sender is None:
+                self._sender = ThreadPoolExecutor(1, thread_name_prefix="import-seen")
+            self._copying = self._sender.submit(_copy, connection.connection, self.TABLE, data)
+            return
         with connection.cursor() as cursor:
             with cursor.cursor.copy(f"COPY {self.TABLE} (h, line) FROM STDIN") as copy:
                 copy.write(data)
+            if not self._analyzed:
+                # Autovacuum never analyzes a temporary table: without statistics the planner
+                # takes `h = ANY(<a few hundred hashes>)` to match ~half the table and scans
+                # all of it, every batch (40 ms a batch at 500k hashes, the file's rows
+                # squared overall). Once analyzed, h is known to be unique (a fraction of the
+                # rows, whatever their number later): the hash index, ~0.5 ms.
+                cursor.execute(f"ANALYZE {self.TABLE}")
+                self._analyzed = True
 
     def close(self) -> None:
         """Drop the table now: a 1M-row file's is ~100 MB, and the worker's connection outlives
         the job. A connection already lost has dropped it already."""
+        with suppress(DatabaseError):
+            self._wait()
+        if self._sender is not None:
+            self._sender.shutdown()
+            self._sender = None
         with suppress(DatabaseError), connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {self.TABLE}")
+
+    def _wait(self) -> None:
+        """The COPY sent in the background, if any, done (its error raised here)."""
+        if self._copying is not None:
+            copying, self._copying = self._copying, None
+            with connection.wrap_database_errors:
+                copying.result()
 
     def _bits(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         mask = self.FILTER_BITS - 1
@@ -151,6 +187,12 @@ class SeenTable:
         for bits in self._bits(hashes):
             found &= (self._filter[bits >> 3] >> (bits & 7)) & 1 == 1
         return found
+
+
+def _copy(raw, table: str, data: str) -> None:
+    """On the psycopg connection `raw` (autocommit), from a helper thread."""
+    with raw.cursor() as cursor, cursor.copy(f"COPY {table} (h, line) FROM STDIN") as copy:
+        copy.write(data)
 
 
 TEMP_BUFFERS_MB = 128

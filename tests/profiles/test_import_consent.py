@@ -15,6 +15,7 @@ from compliance.models import (
 from compliance.services import consent_record, consent_status, suppression_add
 from profiles.models import ImportStatus, Profile
 from tests.factories import ProfileFactory, UserFactory
+from tests.profiles.test_import_formats import MAILCHIMP_CLEANED
 from tests.profiles.test_import_helpers import media, problems, run_import  # noqa: F401
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
@@ -43,6 +44,51 @@ def test_a_suppressed_number_stays_suppressed_after_an_import_claiming_consent()
     )
     assert Suppression.objects.get(address="+14155550199").is_active
     assert consent_status(profile=profile, channel="sms") == ConsentStatus.NEVER
+
+
+def test_a_reimport_refuses_an_opt_in_for_a_suppressed_address_beside_rows_it_leaves_alone():
+    # The SQL judgement probes suppressions only where the verdict may read them: here the
+    # unchanged rows ("already subscribed") and the one whose state differs, in one batch.
+    csv = SHOPIFY_HEADER + (
+        "1,ann@example.com,+14155550101,yes,yes,0\n2,bob@example.com,+14155550102,yes,yes,0\n"
+    )
+    run_import(csv)
+    bob = Profile.objects.get(email="bob@example.com")
+    consent_record(profile=bob, channel="sms", action="opt_out", source=ConsentSource.SMS_KEYWORD)
+    suppression_add(
+        address="+14155550102",
+        channel="sms",
+        reason=SuppressionReason.SMS_STOP,
+        source=ConsentSource.SMS_KEYWORD,
+    )
+    suppression_add(
+        address="ann@example.com",
+        channel="email",
+        reason=SuppressionReason.HARD_BOUNCE,
+        source=ConsentSource.IMPORT,
+    )
+
+    job = run_import(csv)
+
+    assert (job.unchanged, job.consent_applied, job.consent_refused) == (2, 0, 1)
+    refused = ConsentEvent.objects.get(applied=False)
+    assert (refused.address, refused.source) == ("+14155550102", "import")
+    assert refused.outcome == (
+        "refused: address suppressed (STOP keyword); only the person can opt back in"
+    )
+    assert consent_status(profile=bob, channel="sms") == ConsentStatus.UNSUBSCRIBED
+    # Ann asked for the state she has: nothing written, whatever her address's suppression.
+    assert ConsentEvent.objects.filter(address="ann@example.com").count() == 1
+
+
+def test_reimporting_a_cleaned_address_adds_no_second_suppression():
+    run_import(MAILCHIMP_CLEANED)
+
+    job = run_import(MAILCHIMP_CLEANED)
+
+    assert (job.consent_applied, job.consent_refused) == (0, 0)
+    assert Suppression.objects.filter(address="gone@example.com").count() == 1
+    assert not ConsentEvent.objects.filter(address="gone@example.com").exists()
 
 
 def test_an_import_opt_in_never_lifts_the_persons_own_opt_out():

@@ -258,3 +258,18 @@ def test_three_writers_catch_a_duplicate_two_batches_later(settings):
     one = _import(settings, 1, data)
     assert ("9", "duplicate of line 3 (same phone)") in one["problems"]
     assert _import(settings, 3, data) == one
+
+
+def test_two_writers_catch_duplicates_of_a_batch_landed_but_not_yet_indexed(settings):
+    """Batch 3 is deduped once batch 1 has landed, before batch 1's identifiers reach the
+    duplicate index (they are sent in the background once batch 3 is handed out): line 9
+    names Ann by the phone line 3's SQL learned, line 10 repeats line 2's email."""
+    rows = FILE.splitlines()
+    header, body = rows[0], rows[1:]
+    body[4], body[7] = body[7], body[4]  # "Ann again" to line 9, Bob to line 6
+    body[8] = "NEW1@example.com,,Nine,yes,"  # line 10
+    data = "\n".join([header, *body]) + "\n"
+    one = _import(settings, 1, data)
+    assert ("9", "duplicate of line 3 (same phone)") in one["problems"]
+    assert ("10", "duplicate of line 2 (same email)") in one["problems"]
+    assert _import(settings, 2, data) == one
