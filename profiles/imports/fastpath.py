@@ -339,13 +339,17 @@ class Importer:
         self._remember_batch(fresh, claims, later=True)
         return others
 
-    def flush(self) -> None:
+    def flush(self, *, background: bool = True) -> None:
         """Send the landed batches' identifiers to the duplicate index, in the background:
         the server inserts them while this thread cleans the next batch (a dedupe before
-        then counts `unindexed` among the identifiers in flight)."""
+        then counts `unindexed` among the identifiers in flight). `background=False`: done
+        when this returns, as before this thread opens a transaction on its connection (a
+        COPY still in the air would land inside it and go with its rollback)."""
         if self.unindexed:
-            self.seen.add(self.unindexed, background=True)
+            self.seen.add(self.unindexed, background=background)
             self.unindexed = {}
+        if not background:
+            self.seen.settle()  # an earlier flush's COPY too
 
     def _claim(self, row: CleanRow, current, claimed: dict[int, int], claims) -> None:
         """A profile takes one row of the file; a second row naming it is a duplicate."""

@@ -211,7 +211,9 @@ def _land(importer, flights: deque, commit_step, landed, one_by_one) -> bool:
 
 
 def _redo(importer, redo: list[Flight], one_by_one) -> bool:
-    importer.flush()  # the one-connection path asks the index alone
+    # The one-connection path asks the index alone, in transactions on this thread's
+    # connection: the index's COPY must be done before the first one begins.
+    importer.flush(background=False)
     for flight in redo:
         if one_by_one(flight.records, flight.prepared):
             return True

@@ -75,6 +75,9 @@ class SeenIndex:
         while len(self._runs) > 1 and len(self._runs[-2][0]) <= 2 * len(self._runs[-1][0]):
             self._merge_last_two()
 
+    def settle(self) -> None:
+        """Nothing in the air here (`add` is always at once)."""
+
     def close(self) -> None:
         self._runs = []
 
@@ -122,7 +125,7 @@ class SeenTable:
             hashes = self.maybe(hashes)
         if not hashes:
             return {}
-        self._wait()
+        self.settle()
         with connection.cursor() as cursor:
             # An array literal: psycopg's list adapter costs ~7 us an element, this ~0.2 us.
             wanted = "{" + ",".join(map(str, hashes)) + "}"
@@ -138,7 +141,7 @@ class SeenTable:
         (the COPY commits by itself), and only once the table is analyzed."""
         if not first_lines:
             return
-        self._wait()
+        self.settle()
         for bits in self._bits(np.fromiter(first_lines, dtype=np.int64, count=len(first_lines))):
             np.bitwise_or.at(self._filter, bits >> 3, (1 << (bits & 7)).astype(np.uint8))
         # Hashes absent from the table by construction; COPY text formatted in one join.
@@ -164,14 +167,14 @@ class SeenTable:
         """Drop the table now: a 1M-row file's is ~100 MB, and the worker's connection outlives
         the job. A connection already lost has dropped it already."""
         with suppress(DatabaseError):
-            self._wait()
+            self.settle()
         if self._sender is not None:
             self._sender.shutdown()
             self._sender = None
         with suppress(DatabaseError), connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {self.TABLE}")
 
-    def _wait(self) -> None:
+    def settle(self) -> None:
         """The COPY sent in the background, if any, done (its error raised here)."""
         if self._copying is not None:
             copying, self._copying = self._copying, None
