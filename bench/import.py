@@ -191,7 +191,16 @@ def run(kind: str, args: argparse.Namespace, files: tuple[Path, Path], workdir: 
     env = {
         k: v
         for k, v in os.environ.items()
-        if k in ("PATH", "HOME", "LANG", "TMPDIR", "BENCH_RSS_MARK", "IMPORT_WRITERS")
+        if k
+        in (
+            "PATH",
+            "HOME",
+            "LANG",
+            "TMPDIR",
+            "BENCH_RSS_MARK",
+            "IMPORT_WRITERS",
+            "IMPORT_BATCH_SIZE",
+        )
     }
     env.update(DATABASE_URL=api_track.prepare_database(kind, workdir, args.dbname), DEBUG="false",
                SECRET_KEY="bench-" + uuid.uuid4().hex, DJANGO_SETTINGS_MODULE="config.settings",
