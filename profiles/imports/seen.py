@@ -152,8 +152,7 @@ class SeenTable:
             self._copying = self._sender.submit(_copy, connection.connection, self.TABLE, data)
             return
         with connection.cursor() as cursor:
-            with cursor.cursor.copy(f"COPY {self.TABLE} (h, line) FROM STDIN") as copy:
-                copy.write(data)
+            _copy(connection.connection, self.TABLE, data)
             if not self._analyzed:
                 # Autovacuum never analyzes a temporary table: without statistics the planner
                 # takes `h = ANY(<a few hundred hashes>)` to match ~half the table and scans
@@ -193,7 +192,7 @@ class SeenTable:
 
 
 def _copy(raw, table: str, data: str) -> None:
-    """On the psycopg connection `raw` (autocommit), from a helper thread."""
+    """On the psycopg connection `raw`: from `add`, or from its helper thread (autocommit)."""
     with raw.cursor() as cursor, cursor.copy(f"COPY {table} (h, line) FROM STDIN") as copy:
         copy.write(data)
 
