@@ -8,6 +8,7 @@ the changed ones, then the consent requests in bulk. Either way unchanged rows w
 nothing. The caller holds the transaction (one per batch).
 """
 
+from collections import Counter
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
@@ -118,7 +119,7 @@ class Importer:
             self._ahead = Prepared(records=None)
             return
         cleaned = self.clean(records)
-        hashes = [[hash(key) for key in row.keys()] for row in cleaned[0]]
+        hashes = [row.hashes() for row in cleaned[0]]
         maybe = self.seen.maybe([h for row_hashes in hashes for h in row_hashes])
         staged = {row.line: self.sql.stage_row(row) for row in cleaned[0]}
         self._ahead = Prepared(records, cleaned, hashes, maybe, staged)
@@ -126,11 +127,12 @@ class Importer:
     def clean(self, records: list[tuple[int, list[str]]]) -> Cleaned:
         """The widgets' work on a batch; touches no database, so it may run in a thread."""
         rows, failures = [], []
+        keep, clean_row, width = rows.append, self.clean_row, self.width
         for line, cells in records:
             try:
-                if len(cells) > self.width and any(c.strip() for c in cells[self.width :]):
-                    raise RowInvalid(f"{len(cells)} cells, but the header has {self.width} columns")
-                rows.append(self.clean_row(line, cells))
+                if len(cells) > width and any(c.strip() for c in cells[width:]):
+                    raise RowInvalid(f"{len(cells)} cells, but the header has {width} columns")
+                keep(clean_row(line, cells))
             except RowInvalid as exc:
                 failures.append((line, str(exc)))
         return rows, failures
@@ -206,7 +208,7 @@ class Importer:
         self, rows: list[CleanRow], result, cells, fresh, hashes=None, maybe=None, pending=None
     ):
         if hashes is None:
-            hashes = [[hash(key) for key in row.keys()] for row in rows]
+            hashes = [row.hashes() for row in rows]
         every = [h for row_hashes in hashes for h in row_hashes]
         if maybe is None:
             earlier = self.seen.earlier(every)
@@ -216,9 +218,20 @@ class Importer:
             earlier = self.seen.earlier(maybe, filtered=True)
             unindexed = self._recent
         if unindexed:
-            earlier.update((h, unindexed[h]) for h in every if h in unindexed)
-        kept = []
+            earlier.update((h, unindexed[h]) for h in unindexed.keys() & every)
+        # A row can be a duplicate only if one of its identifiers was met before or another
+        # row of the batch has it too: those are judged in order; the rest (~all) are kept.
+        suspects = set(earlier)
+        if fresh:
+            suspects.update(fresh.keys() & every)
+        if len(set(every)) < len(every):
+            suspects.update(h for h, count in Counter(every).items() if count > 1)
+        kept, plain = [], []
         for row, row_hashes in zip(rows, hashes, strict=True):
+            if suspects.isdisjoint(row_hashes):
+                kept.append(row)
+                plain.append((row.line, row_hashes))
+                continue
             duplicate = _first_seen(row, row_hashes, earlier, fresh)
             if duplicate:
                 result.failed += 1
@@ -227,6 +240,8 @@ class Importer:
             for h in row_hashes:
                 fresh[h] = row.line
             kept.append(row)
+        # No other row has a plain row's identifiers: they are met first on its line.
+        fresh.update((h, line) for line, row_hashes in plain for h in row_hashes)
         return kept
 
     def _remember_batch(
@@ -311,7 +326,7 @@ class Importer:
     def prepare(self, records: list[tuple[int, list[str]]]) -> Prepared:
         """Read and cleaned, with identifier hashes and stage rows: no database."""
         cleaned = self.clean(records)
-        hashes = [[hash(key) for key in row.keys()] for row in cleaned[0]]
+        hashes = [row.hashes() for row in cleaned[0]]
         staged = {row.line: self.sql.stage_row(row) for row in cleaned[0]}
         return Prepared(records, cleaned, hashes, None, staged)
 
