@@ -102,7 +102,7 @@ def iter_records(path: str | Path, info: FileInfo, *, skip: int = 0) -> Iterator
         reader = csv.reader(handle, delimiter=info.delimiter)
         next(reader, None)
         for index, cells in enumerate(reader, start=1):
-            if index <= skip or not "".join(cells).strip():
+            if index <= skip or not (cells and (cells[0].strip() or "".join(cells).strip())):
                 continue
             yield index + 1, cells
 

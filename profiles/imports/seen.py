@@ -144,8 +144,8 @@ class SeenTable:
         self.settle()
         for bits in self._bits(np.fromiter(first_lines, dtype=np.int64, count=len(first_lines))):
             np.bitwise_or.at(self._filter, bits >> 3, (1 << (bits & 7)).astype(np.uint8))
-        # Hashes absent from the table by construction; COPY text formatted in one join.
-        data = "".join([f"{h}\t{line}\n" for h, line in first_lines.items()])
+        # Hashes absent from the table by construction.
+        data = _binary_copy(first_lines)
         if background and self._analyzed and not connection.in_atomic_block:
             if self._sender is None:
                 self._sender = ThreadPoolExecutor(1, thread_name_prefix="import-seen")
@@ -191,9 +191,27 @@ class SeenTable:
         return found
 
 
-def _copy(raw, table: str, data: str) -> None:
+# COPY's binary format for (h bigint, line integer) rows: each row its field count, then
+# each field's length and value, big-endian. numpy lays a batch out in one step (formatting
+# text in Python cost ~0.5 us an identifier, and the server's parsing of it more).
+_COPY_ROW = np.dtype([("fields", ">i2"), ("h_size", ">i4"), ("h", ">i8"), ("line_size", ">i4"),
+                      ("line", ">i4")])  # fmt: skip
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, header extension
+_COPY_TRAILER = b"\xff\xff"
+
+
+def _binary_copy(first_lines: dict[int, int]) -> bytes:
+    rows = np.empty(len(first_lines), dtype=_COPY_ROW)
+    rows["fields"], rows["h_size"], rows["line_size"] = 2, 8, 4
+    rows["h"] = np.fromiter(first_lines.keys(), dtype=np.int64, count=len(first_lines))
+    rows["line"] = np.fromiter(first_lines.values(), dtype=np.int32, count=len(first_lines))
+    return _COPY_HEADER + rows.tobytes() + _COPY_TRAILER
+
+
+def _copy(raw, table: str, data: bytes) -> None:
     """On the psycopg connection `raw`: from `add`, or from its helper thread (autocommit)."""
-    with raw.cursor() as cursor, cursor.copy(f"COPY {table} (h, line) FROM STDIN") as copy:
+    copy_sql = f"COPY {table} (h, line) FROM STDIN (FORMAT binary)"
+    with raw.cursor() as cursor, cursor.copy(copy_sql) as copy:
         copy.write(data)
 
 

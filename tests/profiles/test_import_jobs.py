@@ -104,6 +104,7 @@ def test_the_duplicate_index_answers_every_hash_it_holds_and_no_other():
 
     rng = random.Random(7)
     held = {rng.getrandbits(64) - 2**63: line for line in range(2, 20_002)}
+    held |= {-(2**63): 2**31 - 1, 2**63 - 1: 20_002, 0: 20_003, -1: 20_004}  # the extremes
     index = seen_index()
     index.add(held)
     others = [rng.getrandbits(64) - 2**63 for _ in range(20_000)]
