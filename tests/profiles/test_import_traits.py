@@ -73,6 +73,15 @@ def test_a_row_adding_one_trait_updates_and_keeps_the_others():
     assert _traits()["ada@example.com"] == {"zip": "75001", "city": "Paris", "tags": "vip"}
 
 
+def test_a_row_without_traits_leaves_the_profiles_traits_alone_whatever_they_are():
+    ProfileFactory(email="ada@example.com", first_name="Ada", traits=["not", "an", "object"])
+
+    job = run_import("email,City,Zip\nada@example.com,,\n", mapping=PLACES)
+
+    assert (job.status, job.updated, job.unchanged) == ("done", 0, 1)
+    assert _traits()["ada@example.com"] == ["not", "an", "object"]
+
+
 def test_files_with_other_traits_one_after_the_other():
     """One connection, three layouts in turn: two traits, 60 (more than one
     jsonb_build_object takes), none; then two again."""
