@@ -29,14 +29,13 @@ TABLE = Profile._meta.db_table
 IDENTIFIERS = ("external_id", "email", "phone")
 MERGED = (*WRITABLE, "traits")
 STAGE = "tandem_import_stage"  # the batch as cleaned, by COPY (a table per layout: Stage)
-# The stage's columns but the traits: one varchar column per trait of the file follows (Stage).
+# The stage's columns but the traits: one text column per trait of the file follows (Stage).
 STAGE_COLUMNS = (
     {"line": "integer"}
     | dict.fromkeys(WRITABLE, "varchar")
     | {"email_consent": "varchar", "email_consent_at": "timestamptz",
        "sms_consent": "varchar", "sms_consent_at": "timestamptz", "mobile": "boolean"}
 )  # fmt: skip
-KEYS_PER_CALL = 50  # jsonb_build_object takes at most 100 arguments (FUNC_MAX_ARGS)
 
 
 class DryRun(Exception):
@@ -125,8 +124,8 @@ def trait_names(plan: Plan, headers: list[str]) -> tuple[str, ...]:
 
 
 class Stage:
-    """The temporary table a batch is copied into: STAGE_COLUMNS, then `traits` varchar
-    columns t0, t1... (named by position, never by the file's headers).
+    """The temporary table a batch is copied into: STAGE_COLUMNS, then `traits` text columns
+    t0, t1... (named by position, never by the file's headers).
 
     Its name says its layout: a connection runs many files (a worker's jobs, the importer's
     own connection and each writer's), and a stage left by a file with another number of
@@ -136,7 +135,7 @@ class Stage:
     def __init__(self, traits: int):
         self.name = f"{STAGE}_{traits}"
         self.trait_columns = tuple(f"t{n}" for n in range(traits))
-        columns = STAGE_COLUMNS | dict.fromkeys(self.trait_columns, "varchar")
+        columns = STAGE_COLUMNS | dict.fromkeys(self.trait_columns, "text")
         self.tables_sql = (
             f"CREATE TEMP TABLE IF NOT EXISTS {self.name} "
             f"({', '.join(f'{c} {t}' for c, t in columns.items())}); TRUNCATE {self.name}"
@@ -230,18 +229,17 @@ def _text(value: str) -> str:
 
 def _traits_sql(stage: Stage, traits: tuple[str, ...], table: str) -> str:
     """The row's traits as the profile's JSON object, from the stage's trait columns of
-    `table`: the traits the row has (absent ones are NULL columns), NULL if none."""
+    `table`: the traits the row has (absent ones are NULL columns), NULL if none.
+
+    jsonb_object of two arrays: no limit on the number of traits (jsonb_build_object takes
+    at most 100 arguments), and half the server's time of jsonb_build_object, which looks up
+    each argument's type every row (~0.8 s against ~1.4 s per 1M rows of four traits; parsing
+    the JSON text the COPY used to carry took ~0.7 s)."""
     if not traits:
         return "NULL::jsonb"
-    pairs = [
-        f"{_text(name)}, {table}.{column}"
-        for name, column in zip(traits, stage.trait_columns, strict=True)
-    ]
-    built = " || ".join(
-        f"jsonb_build_object({', '.join(pairs[start : start + KEYS_PER_CALL])})"
-        for start in range(0, len(pairs), KEYS_PER_CALL)
-    )
-    return f"nullif(jsonb_strip_nulls({built}), '{{}}'::jsonb)"
+    keys = ", ".join(map(_text, traits))
+    values = ", ".join(f"{table}.{column}" for column in stage.trait_columns)
+    return f"nullif(jsonb_strip_nulls(jsonb_object(ARRAY[{keys}], ARRAY[{values}])), '{{}}'::jsonb)"
 
 
 # --- The batch's SQL, built once per file ---

@@ -84,7 +84,7 @@ def test_a_row_without_traits_leaves_the_profiles_traits_alone_whatever_they_are
 
 def test_files_with_other_traits_one_after_the_other():
     """One connection, three layouts in turn: two traits, 60 (more than one
-    jsonb_build_object takes), none; then two again."""
+    jsonb_build_object would take), none; then two again."""
     run_import("email,City,Zip\na@example.com,Paris,75001\n", mapping=PLACES)
 
     names = [f"t{n}" for n in range(60)]
