@@ -85,8 +85,8 @@ class Importer:
         self.sql = None
         if staged is not None:
             announce = announce_created and not dry_run
-            self.sql = SqlBatch(policy=policy, overwrite=overwrite, dry_run=dry_run,
-                                consent_sql=staged, announce=announce)  # fmt: skip
+            self.sql = SqlBatch(plan=plan, headers=headers, policy=policy, overwrite=overwrite,
+                                dry_run=dry_run, consent_sql=staged, announce=announce)  # fmt: skip
         self._source = None  # the batches still to come (read_ahead)
         self._ahead: Prepared | None = None  # the next batch, read and cleaned early
         self._prepared: Prepared | None = None  # the batch read_ahead yielded last
