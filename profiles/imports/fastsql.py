@@ -141,6 +141,7 @@ class Stage:
             f"({', '.join(f'{c} {t}' for c, t in columns.items())}); TRUNCATE {self.name}"
         )
         self.copy_sql = f"COPY {self.name} ({', '.join(columns)}) FROM STDIN"
+        self.types = list(columns.values())  # the COPY's dumpers chosen once, not per value
 
 
 def _answers(raw, stage: Stage, staged: list[tuple], sql: str) -> list[tuple[str, list[tuple]]]:
@@ -150,6 +151,7 @@ def _answers(raw, stage: Stage, staged: list[tuple], sql: str) -> list[tuple[str
     with raw.cursor() as cursor:
         cursor.execute(stage.tables_sql)
         with cursor.copy(stage.copy_sql) as copy:
+            copy.set_types(stage.types)
             for row in staged:
                 copy.write_row(row)
         cursor.execute(sql)
