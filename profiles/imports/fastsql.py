@@ -21,7 +21,7 @@ from django.db import connection, transaction
 
 from profiles.imports.consent import ConsentPolicy
 from profiles.imports.formats import TRAIT_PREFIX, Plan
-from profiles.imports.resource import WRITABLE, CleanRow, _sources
+from profiles.imports.resource import WRITABLE, CleanRow, field_sources
 from profiles.imports.widgets import OPT_IN, is_mobile
 from profiles.models import Profile
 
@@ -118,7 +118,7 @@ def trait_names(plan: Plan, headers: list[str]) -> tuple[str, ...]:
     """The traits the file's rows may carry (ProfileResource.row_cleaner's), in plan order."""
     return tuple(
         name[len(TRAIT_PREFIX) :]
-        for name, _, _ in _sources(plan, headers)
+        for name, _, _ in field_sources(plan, headers)
         if name.startswith(TRAIT_PREFIX)
     )
 
