@@ -46,6 +46,7 @@ FIELDS = (
     "sms_consent_at",
 )
 IGNORE = "-"
+MAX_TRAITS = 1_000  # trait columns a file may map
 TRAIT_PREFIX = "traits."
 
 
@@ -233,6 +234,13 @@ def plan_for(headers: list[str], overrides: dict[str, str] | None = None) -> Pla
         raise MappingError(
             "no identifier column: map a column to email, phone or external_id "
             f"(columns: {', '.join(headers)})"
+        )
+    traits = sum(1 for target in plan.mapping.values() if target.startswith(TRAIT_PREFIX))
+    if traits > MAX_TRAITS:
+        # On PostgreSQL each trait is a column of the batch's stage (a table: 1,600 at most).
+        raise MappingError(
+            f"{traits} columns are mapped to traits; at most {MAX_TRAITS:,} "
+            "(map the others to - to leave them out)"
         )
     return plan
 

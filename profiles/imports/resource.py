@@ -140,16 +140,12 @@ class ProfileResource(resources.ModelResource):
     def _build_row(self, line: int, cleaned: dict[str, Any], traits: dict[str, str]) -> CleanRow:
         if "full_name" in cleaned:
             _split_full_name(cleaned)
-        mobile = None
-        phone = cleaned.get("phone")
-        if phone.__class__ is tuple:  # from the compiled cleaner: (E.164, mobile)
-            cleaned["phone"], mobile = phone
         values = {n: value for n in WRITABLE if (value := cleaned.get(n))}
         if "email" not in values and "phone" not in values and "external_id" not in values:
             raise RowInvalid("no email, phone or external id")
         get = cleaned.get
         return CleanRow(line, values, traits, get("email_consent"), get("email_consent_at"),
-                        get("sms_consent"), get("sms_consent_at"), mobile)  # fmt: skip
+                        get("sms_consent"), get("sms_consent_at"))  # fmt: skip
 
 
 UNIQUE_PER_ROW = frozenset(IDENTIFIERS)  # remembering these would only cost memory

@@ -73,6 +73,7 @@ def test_the_first_filled_phone_column_wins_and_blank_traits_are_left_out():
     ada, grace = (clean(n, cells) for n, cells in enumerate(RECORDS["shopify"][1][:2], start=2))
 
     assert ada.values["phone"] == "+14155550101"  # "Phone" empty: "Default Address Phone"
+    assert ada.mobile is True  # a North American number may be a mobile
     assert ada.traits == {"shopify_customer_id": "7001", "total_spent": "12.50", "tags": "vip"}
     assert grace.values["phone"] == "+14155550102"  # "Phone" filled: it wins
     assert grace.values["first_name"] == "Grace"
@@ -91,6 +92,16 @@ def test_two_columns_feeding_one_trait_and_a_header_that_is_not_a_name():
     assert first.traits == {"tag": "b", "x'); import os #": "c"}
     assert second.traits == {"tag": "a"}
     assert first.hashes() == [hash(("email", "a@example.com"))]
+
+
+def test_a_landline_is_known_not_to_take_sms_and_a_row_without_a_phone_says_nothing():
+    clean = ProfileResource().row_cleaner(plan_for(SHOPIFY), SHOPIFY)
+    row = ["7010", "Lin", "lin@example.com", "no", "+44 20 7183 8750", "", "no", "", ""]
+
+    landline, no_phone = clean(2, row), clean(3, RECORDS["shopify"][1][4])
+
+    assert (landline.values["phone"], landline.mobile) == ("+442071838750", False)
+    assert no_phone.mobile is None
 
 
 def test_a_remembered_answer_is_the_same_the_second_time():

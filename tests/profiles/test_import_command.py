@@ -47,6 +47,20 @@ def test_a_file_without_an_identifier_column_is_a_command_error(tmp_path):
     assert not ImportJob.objects.exists()
 
 
+def test_more_trait_columns_than_an_import_takes_is_a_clear_command_error(tmp_path):
+    names = [f"m{n}" for n in range(1_001)]
+    path = tmp_path / "wide.csv"
+    path.write_text("email," + ",".join(names) + "\nann@example.com," + ",".join(names) + "\n")
+    mapping = ",".join(f"{name}=traits.{name}" for name in names)
+
+    with pytest.raises(CommandError, match="1001 columns are mapped to traits; at most 1,000"):
+        call_command("import_profiles", str(path), "--mapping", mapping)
+    assert not ImportJob.objects.exists()
+
+    call_command("import_profiles", str(path), "--mapping", mapping.replace("traits.m1000", "-"))
+    assert len(Profile.objects.get().traits) == 1_000
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [(None, "No such file"), (b"\x00\x01binary", "looks binary"), (b"email\n", None)],
