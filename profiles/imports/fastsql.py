@@ -60,9 +60,9 @@ class SqlBatch:
         announce,
     ):
         self.dry_run = dry_run
-        self.traits = trait_names(plan, headers)
-        self.stage = Stage(len(self.traits))
-        self.sql = _batch_sql(self.stage, self.traits, policy, overwrite, consent_sql, announce)
+        self.stage = Stage(trait_names(plan, headers))
+        self.traits = self.stage.traits
+        self.sql = _batch_sql(self.stage, policy, overwrite, consent_sql, announce)
 
     def stage_row(self, row: CleanRow) -> tuple:
         """The row as the stage's COPY takes it: the traits one column each (None: absent),
@@ -132,9 +132,10 @@ class Stage:
     traits must not be taken for this one's (CREATE ... IF NOT EXISTS would keep its columns).
     """
 
-    def __init__(self, traits: int):
-        self.name = f"{STAGE}_{traits}"
-        self.trait_columns = tuple(f"t{n}" for n in range(traits))
+    def __init__(self, traits: tuple[str, ...]):
+        self.traits = traits  # the file's trait names, one column each in this order
+        self.name = f"{STAGE}_{len(traits)}"
+        self.trait_columns = tuple(f"t{n}" for n in range(len(traits)))
         columns = STAGE_COLUMNS | dict.fromkeys(self.trait_columns, "text")
         self.tables_sql = (
             f"CREATE TEMP TABLE IF NOT EXISTS {self.name} "
@@ -229,7 +230,7 @@ def _text(value: str) -> str:
     return f"E'{escaped}'"
 
 
-def _traits_sql(stage: Stage, traits: tuple[str, ...], table: str) -> str:
+def _traits_sql(stage: Stage, table: str) -> str:
     """The row's traits as the profile's JSON object, from the stage's trait columns of
     `table`: the traits the row has (absent ones are NULL columns), NULL if none.
 
@@ -237,9 +238,9 @@ def _traits_sql(stage: Stage, traits: tuple[str, ...], table: str) -> str:
     at most 100 arguments), and half the server's time of jsonb_build_object, which looks up
     each argument's type every row (~0.8 s against ~1.4 s per 1M rows of four traits; parsing
     the JSON text the COPY used to carry took ~0.7 s)."""
-    if not traits:
+    if not stage.traits:
         return "NULL::jsonb"
-    keys = ", ".join(map(_text, traits))
+    keys = ", ".join(map(_text, stage.traits))
     values = ", ".join(f"{table}.{column}" for column in stage.trait_columns)
     return f"nullif(jsonb_strip_nulls(jsonb_object(ARRAY[{keys}], ARRAY[{values}])), '{{}}'::jsonb)"
 
@@ -248,12 +249,7 @@ def _traits_sql(stage: Stage, traits: tuple[str, ...], table: str) -> str:
 
 
 def _batch_sql(
-    stage: Stage,
-    traits: tuple[str, ...],
-    policy: ConsentPolicy,
-    overwrite: bool,
-    consent_sql,
-    announce: bool,
+    stage: Stage, policy: ConsentPolicy, overwrite: bool, consent_sql, announce: bool
 ) -> str:
     parts = [
         # JIT would compile these many-subquery statements again for every batch (~1.4 s).
@@ -263,7 +259,7 @@ def _batch_sql(
         # resumes before it. Later synchronous commits flush it anyway (WAL is sequential).
         "SET LOCAL synchronous_commit = off",
         consent_sql.prepare_sql(),
-        _write_sql(stage, traits, _literal(_sequence()), policy, overwrite, announce, consent_sql),
+        _write_sql(stage, _literal(_sequence()), policy, overwrite, announce, consent_sql),
         consent_sql.record_judged_sql("{now}"),
         # The foreign keys are deferred: their checks (three a ledger row with its
         # subscription, ~12 us a new row) would run at COMMIT, while this process waits.
@@ -304,7 +300,6 @@ def _merge(name: str, new: str, old: str, overwrite: bool) -> str:
 
 def _write_sql(
     stage: Stage,
-    traits: tuple[str, ...],
     sequence: str,
     policy: ConsentPolicy,
     overwrite: bool,
@@ -325,7 +320,7 @@ def _write_sql(
     staged = ", ".join(
         [
             *(f"probed.{name}" for name in STAGE_COLUMNS),
-            f"{_traits_sql(stage, traits, 'probed')} AS traits",
+            f"{_traits_sql(stage, 'probed')} AS traits",
         ]
     )
     merged = {name: _merge(name, name, f"c_{name}", overwrite) for name in MERGED}
